@@ -1,0 +1,861 @@
+//! Stage 2: turns a [`Spec`] into a [`Plan`]. The only place strings are parsed; every
+//! problem is collected and reported at once with file, line:column and spec path.
+
+pub mod expr;
+pub mod jsonpath;
+pub mod plan;
+pub mod schema;
+
+pub use plan::*;
+
+use crate::spec::{self, AuthSpec, FieldDef, FieldSpec, LoadError, PaginationSpec, SourceMap, Spec};
+use expr::{Expr, Template};
+use jsonpath::JsonPath;
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// One problem in a connector file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// The file.
+    pub file: String,
+    /// Line, from 1.
+    pub line: u32,
+    /// Column, from 1.
+    pub col: u32,
+    /// Spec path, e.g. `streams.candidates.fields.email`.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: ", self.file, self.line, self.col)?;
+        if !self.path.is_empty() {
+            write!(f, "{}: ", self.path)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// Why a connector did not compile.
+#[derive(Debug, thiserror::Error)]
+pub enum CompileError {
+    /// The file could not be read or deserialized.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// The file was read but has problems.
+    #[error("{}", .0.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<Diagnostic>),
+}
+
+impl CompileError {
+    /// Every problem as a diagnostic.
+    pub fn diagnostics(&self) -> Vec<Diagnostic> {
+        match self {
+            CompileError::Invalid(d) => d.clone(),
+            CompileError::Load(LoadError::Yaml { file, pos, path, message }) => {
+                vec![Diagnostic { file: file.clone(), line: pos.line, col: pos.col, path: path.clone(), message: message.clone() }]
+            }
+            CompileError::Load(e @ LoadError::Io { file, .. }) => {
+                vec![Diagnostic { file: file.clone(), line: 0, col: 0, path: String::new(), message: e.to_string() }]
+            }
+        }
+    }
+}
+
+/// Reads and compiles a connector file.
+pub fn compile_file(path: &Path) -> Result<Plan, CompileError> {
+    let (spec, map, file) = spec::load_file(path)?;
+    compile(&spec, &map, &file).map_err(CompileError::Invalid)
+}
+
+/// Compiles a loaded spec. `file` locates relative paths (the sandbox cassette).
+pub fn compile(spec: &Spec, map: &SourceMap, file: &Path) -> Result<Plan, Vec<Diagnostic>> {
+    let mut c = Compiler { map, diags: Vec::new(), inputs: spec.inputs.keys().cloned().collect() };
+    let plan = c.plan(spec, file);
+    if c.diags.is_empty() {
+        Ok(plan.expect("a plan when there are no diagnostics"))
+    } else {
+        c.diags.sort_by_key(|d| (d.line, d.col));
+        c.diags.dedup();
+        Err(c.diags)
+    }
+}
+
+/// Variables each kind of template may read.
+const REQUEST_VARS: &[&str] = &["inputs", "parent", "parents", "vars", "page"];
+const RECORD_VARS: &[&str] = &["inputs", "record", "parent", "parents", "vars", "item"];
+const MJ_GLOBALS: &[&str] = &["range", "dict", "namespace", "debug", "none", "true", "false", "loop"];
+
+struct Compiler<'a> {
+    map: &'a SourceMap,
+    diags: Vec<Diagnostic>,
+    inputs: HashSet<String>,
+}
+
+impl Compiler<'_> {
+    fn err(&mut self, path: &str, message: impl Into<String>) {
+        let pos = self.map.pos(path);
+        self.diags.push(Diagnostic { file: self.map.file.clone(), line: pos.line, col: pos.col, path: path.to_owned(), message: message.into() });
+    }
+
+    fn err_key(&mut self, path: &str, message: impl Into<String>) {
+        let pos = self.map.key_pos(path);
+        self.diags.push(Diagnostic { file: self.map.file.clone(), line: pos.line, col: pos.col, path: path.to_owned(), message: message.into() });
+    }
+
+    fn check_vars(&mut self, path: &str, what: &str, top: Vec<String>, nested: Vec<String>, allowed: &[&str]) {
+        for v in top {
+            if !allowed.contains(&v.as_str()) && !MJ_GLOBALS.contains(&v.as_str()) {
+                self.err(path, format!("{what} reads unknown variable `{v}` (available: {})", allowed.join(", ")));
+            }
+        }
+        for v in nested {
+            if let Some(rest) = v.strip_prefix("inputs.") {
+                let name = rest.split('.').next().unwrap_or(rest);
+                if !self.inputs.contains(name) {
+                    self.err(path, format!("{what} reads `inputs.{name}`, which `inputs` does not declare"));
+                }
+            }
+        }
+    }
+
+    fn template(&mut self, path: &str, text: &str, allowed: &[&str]) -> Option<Template> {
+        match Template::compile(text) {
+            Ok(t) => {
+                self.check_vars(path, "template", t.variables(), t.nested_variables(), allowed);
+                Some(t)
+            }
+            Err(e) => {
+                self.err(path, e);
+                None
+            }
+        }
+    }
+
+    fn expr(&mut self, path: &str, text: &str, allowed: &[&str]) -> Option<Expr> {
+        match Expr::compile(text) {
+            Ok(e) => {
+                self.check_vars(path, "expression", e.variables(), e.nested_variables(), allowed);
+                Some(e)
+            }
+            Err(e) => {
+                self.err(path, e);
+                None
+            }
+        }
+    }
+
+    fn jsonpath(&mut self, path: &str, text: &str) -> Option<JsonPath> {
+        JsonPath::parse(text).map_err(|e| self.err(path, e)).ok()
+    }
+
+    fn key_expr(&mut self, path: &str, text: &str) -> Option<KeyExpr> {
+        if text.trim_start().starts_with('$') {
+            self.jsonpath(path, text).map(KeyExpr::Path)
+        } else if text.contains("{{") {
+            self.template(path, text, RECORD_VARS).map(KeyExpr::Template)
+        } else {
+            self.err(path, format!("`{text}` is neither a JSONPath (`$...`) nor a template (`{{{{ ... }}}}`)"));
+            None
+        }
+    }
+
+    fn plan(&mut self, spec: &Spec, file: &Path) -> Option<Plan> {
+        if spec.name.is_empty() || !spec.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+            self.err("name", format!("connector name `{}` must match [a-z0-9_]+", spec.name));
+        }
+        let base_url = match url::Url::parse(&spec.base_url) {
+            Ok(u) if (u.scheme() == "https" || u.scheme() == "http") && u.host().is_some() => Some(u),
+            Ok(_) => {
+                self.err("base_url", format!("base_url `{}` must be an absolute http(s) URL", spec.base_url));
+                None
+            }
+            Err(e) => {
+                self.err("base_url", format!("base_url `{}` is not a URL: {e}", spec.base_url));
+                None
+            }
+        };
+        let mut inputs = Vec::new();
+        for (name, i) in &spec.inputs {
+            let p = format!("inputs.{name}");
+            if i.env.is_empty() || !i.env.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                self.err(&format!("{p}.env"), format!("`{}` is not an environment variable name", i.env));
+            }
+            inputs.push(Input { name: name.clone(), env: i.env.clone(), secret: i.secret.unwrap_or(true), default: i.default.clone(), sandbox: i.sandbox.clone() });
+        }
+        let auth = spec.auth.as_ref().and_then(|a| self.auth("auth", a));
+        let headers = self.headers("headers", &spec.headers);
+        let limits = self.limits("rate_limit", spec.rate_limit.as_ref());
+        let r = spec.retry.clone().unwrap_or_default();
+        let retry = RetryPolicy {
+            max_attempts: r.max_attempts.unwrap_or(5).max(1),
+            initial_backoff: Duration::from_millis(r.initial_backoff_ms.unwrap_or(500)),
+            max_backoff: Duration::from_millis(r.max_backoff_ms.unwrap_or(30_000)),
+            max_retry_after: Duration::from_secs(r.max_retry_after_secs.unwrap_or(120)),
+        };
+        let timeout = match spec.timeout_secs {
+            Some(t) if !(t > 0.0 && t.is_finite()) => {
+                self.err("timeout_secs", "timeout_secs must be a positive number");
+                Duration::from_secs(60)
+            }
+            Some(t) => Duration::from_secs_f64(t),
+            None => Duration::from_secs(60),
+        };
+        let sandbox = spec.sandbox.as_ref().map(|s| {
+            let p = file.parent().unwrap_or(Path::new(".")).join(&s.cassette);
+            if !p.is_file() {
+                self.err("sandbox.cassette", format!("cassette `{}` not found", p.display()));
+            }
+            p
+        });
+
+        // Streams: names first, so references can be resolved in any order.
+        let names: Vec<String> = spec.streams.keys().cloned().collect();
+        let lookup_names: Vec<String> = spec.lookups.keys().cloned().collect();
+        let emitted: HashSet<String> = spec.streams.values().filter_map(|s| s.model.clone()).collect();
+        let env = Names { streams: &names, lookups: &lookup_names, emitted: &emitted };
+
+        let mut lookups = Vec::new();
+        for (name, l) in &spec.lookups {
+            let p = format!("lookups.{name}");
+            let stream = names.iter().position(|n| n == &l.stream);
+            if stream.is_none() {
+                self.err(&format!("{p}.stream"), format!("unknown stream `{}`", l.stream));
+            }
+            let key = self.key_expr(&format!("{p}.key"), &l.key);
+            let value = l.value.as_ref().and_then(|v| self.value_map(&format!("{p}.value"), v, &env, None, false));
+            let where_ = l.where_.as_ref().and_then(|w| self.expr(&format!("{p}.where"), w, RECORD_VARS));
+            let order_by = l.order_by.as_ref().and_then(|o| self.key_expr(&format!("{p}.order_by"), o));
+            if let (Some(stream), Some(key)) = (stream, key) {
+                lookups.push(Lookup { name: name.clone(), stream, key, value, where_, order_by, keep: l.keep.unwrap_or(spec::Keep::First) });
+            } else {
+                // keep indexes aligned with names
+                lookups.push(Lookup { name: name.clone(), stream: 0, key: KeyExpr::Template(Template::compile("").ok()?), value: None, where_: None, order_by: None, keep: spec::Keep::First });
+            }
+        }
+
+        let mut streams = Vec::new();
+        for (name, s) in &spec.streams {
+            streams.push(self.stream(name, s, spec, &env));
+        }
+        let mut streams: Vec<Stream> = streams.into_iter().collect::<Option<Vec<_>>>()?;
+        // lookups used by each stream's mapping are dependencies of that stream
+        for (i, (_, s)) in spec.streams.iter().enumerate() {
+            let mut used = Vec::new();
+            collect_lookups(s, &mut used);
+            for l in used {
+                if let Some(li) = lookup_names.iter().position(|n| n == &l) {
+                    let src = lookups[li].stream;
+                    if !streams[i].deps.contains(&src) {
+                        streams[i].deps.push(src);
+                    }
+                }
+            }
+        }
+        for (li, l) in lookups.iter().enumerate() {
+            if let Some(s) = streams.get_mut(l.stream) {
+                s.feeds.push(li);
+            }
+        }
+        // spooled: read by another stream after it finishes
+        for i in 0..streams.len() {
+            let read_by_child = streams.iter().any(|s| match &s.source {
+                Source::Http(h) => h.for_each == Some(i),
+                Source::Derive { from, .. } => *from == i,
+                Source::Static(_) => false,
+            });
+            streams[i].spooled = read_by_child;
+        }
+        let order = match topo_order(&streams) {
+            Ok(o) => o,
+            Err(cycle) => {
+                self.err(&format!("streams.{}", streams[cycle].name), format!("stream `{}` depends on itself (through for_each, from or a lookup)", streams[cycle].name));
+                return None;
+            }
+        };
+        // Re-number streams in dependency order.
+        let mut renumber = vec![0; streams.len()];
+        for (new, &old) in order.iter().enumerate() {
+            renumber[old] = new;
+        }
+        let mut slots: Vec<Option<Stream>> = streams.into_iter().map(Some).collect();
+        let mut streams: Vec<Stream> = order.iter().map(|&o| slots[o].take().unwrap()).collect();
+        for s in &mut streams {
+            s.deps = s.deps.iter().map(|d| renumber[*d]).collect();
+            match &mut s.source {
+                Source::Http(h) => h.for_each = h.for_each.map(|p| renumber[p]),
+                Source::Derive { from, .. } => *from = renumber[*from],
+                Source::Static(_) => {}
+            }
+        }
+        for l in &mut lookups {
+            l.stream = renumber[l.stream];
+        }
+        let models = schema::model_names()
+            .filter_map(|m| {
+                let ids: Vec<StreamId> = streams.iter().enumerate().filter(|(_, s)| s.output.as_ref().is_some_and(|o| o.model.name == m)).map(|(i, _)| i).collect();
+                (!ids.is_empty()).then(|| ModelInfo { name: schema::model(m).unwrap().name, streams: ids })
+            })
+            .collect();
+        if !self.diags.is_empty() {
+            return None;
+        }
+        Some(Plan {
+            name: spec.name.clone(),
+            title: spec.title.clone(),
+            notes: spec.notes.clone(),
+            file: file.to_path_buf(),
+            base_url: base_url?,
+            inputs,
+            auth,
+            headers,
+            limits,
+            retry,
+            timeout,
+            sandbox,
+            lookups,
+            streams,
+            models,
+        })
+    }
+
+    fn headers(&mut self, path: &str, h: &indexmap::IndexMap<String, String>) -> Vec<(String, Template)> {
+        let mut out = Vec::new();
+        for (k, v) in h {
+            let p = format!("{path}.{k}");
+            if reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_err() {
+                self.err_key(&p, format!("`{k}` is not a valid header name"));
+            }
+            if let Some(t) = self.template(&p, v, REQUEST_VARS) {
+                out.push((k.clone(), t));
+            }
+        }
+        out
+    }
+
+    fn limits(&mut self, path: &str, l: Option<&spec::RateLimitSpec>) -> Limits {
+        let Some(l) = l else { return Limits::default() };
+        if let Some(r) = l.requests_per_second
+            && !(r > 0.0 && r.is_finite())
+        {
+            self.err(&format!("{path}.requests_per_second"), "requests_per_second must be a positive number");
+        }
+        if l.max_concurrency == Some(0) {
+            self.err(&format!("{path}.max_concurrency"), "max_concurrency must be at least 1");
+        }
+        Limits { requests_per_second: l.requests_per_second.filter(|r| *r > 0.0 && r.is_finite()), max_concurrency: l.max_concurrency.filter(|c| *c > 0) }
+    }
+
+    fn auth(&mut self, path: &str, a: &AuthSpec) -> Option<Auth> {
+        let v = REQUEST_VARS;
+        Some(match a {
+            AuthSpec::ApiKey { headers } => {
+                if headers.is_empty() {
+                    self.err(path, "api_key auth needs at least one header");
+                }
+                Auth::ApiKey { headers: self.headers(&format!("{path}.headers"), headers) }
+            }
+            AuthSpec::Bearer { token } => Auth::Bearer { token: self.template(&format!("{path}.token"), token, v)? },
+            AuthSpec::Basic { username, password } => Auth::Basic {
+                username: self.template(&format!("{path}.username"), username, v)?,
+                password: match password {
+                    Some(p) => Some(self.template(&format!("{path}.password"), p, v)?),
+                    None => None,
+                },
+            },
+            AuthSpec::Oauth2ClientCredentials { token_url, client_id, client_secret, scopes, client_auth, extra_params } => Auth::OAuth2 {
+                token_url: self.template(&format!("{path}.token_url"), token_url, v)?,
+                client_id: self.template(&format!("{path}.client_id"), client_id, v)?,
+                client_secret: self.template(&format!("{path}.client_secret"), client_secret, v)?,
+                scopes: scopes.clone(),
+                client_auth: client_auth.unwrap_or(spec::ClientAuthStyle::Form),
+                extra: self.headers(&format!("{path}.extra_params"), extra_params),
+            },
+            AuthSpec::AnyOf { options } => {
+                if options.is_empty() {
+                    self.err(path, "any_of needs at least one option");
+                }
+                let opts: Vec<Auth> = options.iter().enumerate().filter_map(|(i, o)| self.auth(&format!("{path}.options[{i}]"), o)).collect();
+                Auth::AnyOf(opts)
+            }
+        })
+    }
+
+    fn selector(&mut self, path: &str, s: &spec::Selector) -> Option<Selector> {
+        let parts = match s {
+            spec::Selector::Path(p) => vec![(self.jsonpath(path, p)?, Arc::new(serde_json::Map::new()))],
+            spec::Selector::Many(parts) => {
+                let mut out = Vec::new();
+                for (i, part) in parts.iter().enumerate() {
+                    if let Some(jp) = self.jsonpath(&format!("{path}[{i}].path"), &part.path) {
+                        out.push((jp, Arc::new(part.vars.clone().into_iter().collect())));
+                    }
+                }
+                if parts.is_empty() {
+                    self.err(path, "needs at least one path");
+                }
+                out
+            }
+        };
+        Some(Selector { parts })
+    }
+
+    fn pagination(&mut self, path: &str, p: &PaginationSpec) -> Pagination {
+        match p {
+            PaginationSpec::None => Pagination::None,
+            PaginationSpec::Cursor { cursor, param, stop_on_empty } => match self.jsonpath(&format!("{path}.cursor"), cursor) {
+                Some(c) => Pagination::Cursor { cursor: c, param: param.clone(), stop_on_empty: stop_on_empty.unwrap_or(true) },
+                None => Pagination::None,
+            },
+            PaginationSpec::LinkHeader { page_size } => Pagination::LinkHeader { page_size: *page_size },
+            PaginationSpec::PageNumber { param, start, size_param, size, total_pages, follow_link } => {
+                if *size == 0 {
+                    self.err(&format!("{path}.size"), "size must be at least 1");
+                }
+                Pagination::PageNumber {
+                    param: param.clone(),
+                    start: start.unwrap_or(1),
+                    size_param: size_param.clone(),
+                    size: *size,
+                    total_pages: total_pages.as_ref().and_then(|t| self.jsonpath(&format!("{path}.total_pages"), t)),
+                    follow_link: follow_link.unwrap_or(false),
+                }
+            }
+            PaginationSpec::Offset { offset_param, limit_param, limit, total } => {
+                if *limit == 0 {
+                    self.err(&format!("{path}.limit"), "limit must be at least 1");
+                }
+                Pagination::Offset {
+                    offset_param: offset_param.clone(),
+                    limit_param: limit_param.clone(),
+                    limit: *limit,
+                    total: total.as_ref().and_then(|t| self.jsonpath(&format!("{path}.total"), t)),
+                }
+            }
+        }
+    }
+
+    fn stream(&mut self, name: &str, s: &spec::StreamSpec, spec: &Spec, env: &Names) -> Option<Stream> {
+        let p = format!("streams.{name}");
+        let sources = [s.request.is_some(), s.from.is_some(), s.static_.is_some()].iter().filter(|x| **x).count();
+        if sources != 1 {
+            self.err(&p, "a stream needs exactly one of `request`, `from` or `static`");
+        }
+        let stream_ref = |c: &mut Self, field: &str, target: &str| -> Option<StreamId> {
+            let id = env.streams.iter().position(|n| n == target);
+            if id.is_none() {
+                c.err(&format!("{p}.{field}"), format!("unknown stream `{target}` (streams: {})", env.streams.join(", ")));
+            }
+            id
+        };
+        let mut deps = Vec::new();
+        let source = if let Some(req) = &s.request {
+            if s.explode.is_some() {
+                self.err(&format!("{p}.explode"), "`explode` goes with `from`; an HTTP stream selects with `records`");
+            }
+            let for_each = s.for_each.as_ref().and_then(|f| stream_ref(self, "for_each", f));
+            if let Some(f) = for_each {
+                deps.push(f);
+            }
+            let method = match req.method.as_deref().unwrap_or("GET").to_ascii_uppercase().parse::<reqwest::Method>() {
+                Ok(m) => m,
+                Err(_) => {
+                    self.err(&format!("{p}.request.method"), "not an HTTP method");
+                    reqwest::Method::GET
+                }
+            };
+            let rp = format!("{p}.request");
+            let path = self.template(&format!("{rp}.path"), &req.path, REQUEST_VARS);
+            if !req.path.starts_with('/') && !req.path.starts_with("{{") {
+                self.err(&format!("{rp}.path"), "a request path starts with `/`");
+            }
+            let mut query = Vec::new();
+            for (k, v) in &req.query {
+                let qp = format!("{rp}.query.{k}");
+                let vals = match v {
+                    spec::QueryValue::One(x) => vec![x.text()],
+                    spec::QueryValue::Many(xs) => xs.iter().map(|x| x.text()).collect(),
+                };
+                let ts: Vec<Template> = vals.iter().filter_map(|t| self.template(&qp, t, REQUEST_VARS)).collect();
+                query.push((k.clone(), ts));
+            }
+            let headers = self.headers(&format!("{rp}.headers"), &req.headers);
+            let records = match &s.records {
+                Some(r) => self.selector(&format!("{p}.records"), r),
+                None => Some(Selector { parts: vec![(JsonPath::parse("$[*]").unwrap(), Arc::new(Default::default()))] }),
+            };
+            let pagination = match s.pagination.as_ref().or(spec.pagination.as_ref()) {
+                Some(pg) => {
+                    let pp = if s.pagination.is_some() { format!("{p}.pagination") } else { "pagination".into() };
+                    self.pagination(&pp, pg)
+                }
+                None => Pagination::None,
+            };
+            let limits = self.limits(&format!("{p}.rate_limit"), s.rate_limit.as_ref());
+            if s.concurrency == Some(0) {
+                self.err(&format!("{p}.concurrency"), "concurrency must be at least 1");
+            }
+            Source::Http(Box::new(HttpSource {
+                method,
+                path: path?,
+                query,
+                headers,
+                for_each,
+                concurrency: s.concurrency.unwrap_or(4).max(1) as usize,
+                records: records?,
+                pagination,
+                limits,
+                empty_on_status: s.empty_on_status.clone(),
+            }))
+        } else if let Some(from) = &s.from {
+            for (k, set) in [("records", s.records.is_some()), ("for_each", s.for_each.is_some()), ("pagination", s.pagination.is_some())] {
+                if set {
+                    self.err(&format!("{p}.{k}"), format!("`{k}` goes with `request`; a derived stream uses `explode`"));
+                }
+            }
+            let from = stream_ref(self, "from", from)?;
+            deps.push(from);
+            let explode = match &s.explode {
+                Some(e) => self.selector(&format!("{p}.explode"), e)?,
+                None => Selector { parts: vec![(JsonPath::parse("$").unwrap(), Arc::new(Default::default()))] },
+            };
+            Source::Derive { from, explode }
+        } else if let Some(records) = &s.static_ {
+            Source::Static(records.clone())
+        } else {
+            return None;
+        };
+        let filter = s.filter.as_ref().and_then(|f| self.expr(&format!("{p}.filter"), f, RECORD_VARS));
+        let output = match &s.model {
+            Some(m) => self.model_map(&p, m, s, env),
+            None => {
+                if !s.fields.is_empty() {
+                    self.err(&format!("{p}.fields"), "`fields` needs a `model`");
+                }
+                None
+            }
+        };
+        Some(Stream { name: name.to_owned(), source, filter, output, deps, spooled: false, feeds: Vec::new(), note: s.note.clone() })
+    }
+
+    fn model_map(&mut self, p: &str, m: &str, s: &spec::StreamSpec, env: &Names) -> Option<ModelMap> {
+        let Some(schema) = schema::model(m) else {
+            self.err(&format!("{p}.model"), format!("unknown unified model `{m}` (models: {})", schema::model_names().collect::<Vec<_>>().join(", ")));
+            return None;
+        };
+        let mut mapped: HashMap<&str, ValueMap> = HashMap::new();
+        for (fname, f) in &s.fields {
+            let fp = format!("{p}.fields.{fname}");
+            if schema::COMPUTED_FIELDS.contains(&fname.as_str()) {
+                self.err_key(&fp, format!("`{fname}` is computed by mapper and cannot be mapped"));
+                continue;
+            }
+            let Some(prop) = schema.property(fname) else {
+                self.err_key(&fp, format!("model `{m}` has no field `{fname}` (fields: {})", schema.fields().join(", ")));
+                continue;
+            };
+            if let Some(v) = self.value_map(&fp, f, env, Some((schema, fname.clone(), prop.clone())), false) {
+                mapped.insert(fname.as_str(), v);
+            }
+        }
+        let mut fields = Vec::new();
+        for fname in schema.fields() {
+            let note = s.fields.get(fname).and_then(field_note);
+            let value = match fname {
+                "id" => FieldValue::Id,
+                "changed_at" => FieldValue::ChangedAt,
+                "remote_data" => FieldValue::RemoteData,
+                _ => match mapped.remove(fname) {
+                    Some(v) => FieldValue::Mapped(v),
+                    None => FieldValue::Empty(schema.empty_value(fname)),
+                },
+            };
+            fields.push(Field { name: fname.to_owned(), value, note });
+        }
+        let remote_id = fields.iter().position(|f| f.name == "remote_id" && matches!(f.value, FieldValue::Mapped(_)));
+        let mut key = Vec::new();
+        if schema.join {
+            if remote_id.is_some() {
+                self.err(&format!("{p}.fields.remote_id"), format!("`{m}` is a join model: it has no remote id; declare `key` instead"));
+            }
+            if s.key.is_empty() {
+                self.err(&format!("{p}.model"), format!("`{m}` is a join model: declare `key`, the fields that identify a record (e.g. [job_id, user_id])"));
+            }
+            for (i, k) in s.key.iter().enumerate() {
+                match fields.iter().position(|f| &f.name == k && matches!(f.value, FieldValue::Mapped(_))) {
+                    Some(idx) => key.push(idx),
+                    None => self.err(&format!("{p}.key[{i}]"), format!("key field `{k}` is not mapped")),
+                }
+            }
+        } else {
+            if remote_id.is_none() {
+                self.err(&format!("{p}.fields"), format!("model `{m}` needs a `remote_id` mapping"));
+            }
+            if !s.key.is_empty() {
+                self.err(&format!("{p}.key"), "`key` is for join models; this model is identified by `remote_id`");
+            }
+        }
+        let remote_data = match &s.remote_data {
+            None => vec![Root::Record],
+            Some(list) => list.iter().enumerate().filter_map(|(i, r)| self.root(&format!("{p}.remote_data[{i}]"), r)).collect(),
+        };
+        if schema.property("remote_data").is_none() && s.remote_data.is_some() {
+            self.err(&format!("{p}.remote_data"), format!("model `{m}` has no remote_data"));
+        }
+        Some(ModelMap { model: schema, fields, remote_id, key, duplicates: s.duplicates, remote_data })
+    }
+
+    fn root(&mut self, path: &str, r: &str) -> Option<Root> {
+        match r {
+            "record" | "$" => Some(Root::Record),
+            "vars" => Some(Root::Vars),
+            "item" => Some(Root::Item),
+            _ => {
+                let parts: Vec<&str> = r.split('.').collect();
+                if !parts.is_empty() && parts.iter().all(|p| *p == "parent") {
+                    Some(Root::Parent(parts.len()))
+                } else {
+                    self.err(path, format!("`{r}` is not a root: use record, parent, parent.parent, ..., vars or item"));
+                    None
+                }
+            }
+        }
+    }
+
+    /// Compiles one mapping. `target` is the unified property it fills (for name and enum checks).
+    fn value_map(&mut self, p: &str, f: &FieldSpec, env: &Names, target: Option<(&'static schema::ModelSchema, String, Value)>, in_each: bool) -> Option<ValueMap> {
+        let def: FieldDef = match f {
+            FieldSpec::Short(s) if s.trim_start().starts_with('$') => FieldDef { path: Some(s.clone()), ..Default::default() },
+            FieldSpec::Short(s) if s.contains("{{") => FieldDef { template: Some(s.clone()), ..Default::default() },
+            FieldSpec::Short(s) => {
+                self.err(p, format!("`{s}` is neither a JSONPath (`$...`) nor a template (`{{{{ ... }}}}`); write `{{const: ...}}` for a constant"));
+                return None;
+            }
+            FieldSpec::Full(d) => (**d).clone(),
+        };
+        let sources: Vec<&str> = [
+            ("path", def.path.is_some()),
+            ("expr", def.expr.is_some()),
+            ("template", def.template.is_some()),
+            ("const", def.const_.is_some()),
+            ("lookup", def.lookup.is_some()),
+            ("each", def.each.is_some()),
+            ("fields", def.fields.is_some() && def.each.is_none()),
+        ]
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(n, _)| *n)
+        .collect();
+        if sources.len() != 1 {
+            if sources.is_empty() {
+                self.err(p, "a mapping needs one source: path, expr, template, const, lookup, each or fields");
+            } else {
+                self.err(p, format!("a mapping has one source, this one has {}", sources.join(" and ")));
+            }
+            return None;
+        }
+        let root = match &def.of {
+            Some(o) => self.root(&format!("{p}.of"), o)?,
+            None if in_each => Root::Item,
+            None => Root::Record,
+        };
+        let member_target = |c: &mut Self, name: &str| -> Option<(&'static schema::ModelSchema, String, Value)> {
+            let (schema, tname, _) = target.as_ref()?;
+            let dotted = format!("{tname}.{name}");
+            match schema.property(&dotted) {
+                Some(prop) => Some((*schema, dotted, prop.clone())),
+                None => {
+                    c.err_key(&format!("{p}.fields.{name}"), format!("`{tname}` has no member `{name}`"));
+                    None
+                }
+            }
+        };
+        let source = if let Some(path) = &def.path {
+            ValueSource::Path { root, path: self.jsonpath(&format!("{p}.path"), path).or_else(|| self.jsonpath(p, path))?, all: def.all.unwrap_or(false) }
+        } else if let Some(e) = &def.expr {
+            ValueSource::Expr(self.expr(&format!("{p}.expr"), e, RECORD_VARS)?)
+        } else if let Some(t) = &def.template {
+            let tp = if matches!(f, FieldSpec::Short(_)) { p.to_owned() } else { format!("{p}.template") };
+            ValueSource::Template(self.template(&tp, t, RECORD_VARS)?)
+        } else if let Some(c) = &def.const_ {
+            ValueSource::Const(c.clone())
+        } else if let Some(l) = &def.lookup {
+            let Some(lookup) = env.lookups.iter().position(|n| n == l) else {
+                self.err(&format!("{p}.lookup"), format!("unknown lookup `{l}`"));
+                return None;
+            };
+            let Some(key) = &def.key else {
+                self.err(p, "a lookup needs a `key`");
+                return None;
+            };
+            ValueSource::Lookup {
+                lookup,
+                key: self.key_expr(&format!("{p}.key"), key)?,
+                select: match &def.select {
+                    Some(s) => Some(self.jsonpath(&format!("{p}.select"), s)?),
+                    None => None,
+                },
+            }
+        } else if let Some(each) = &def.each {
+            let path = self.jsonpath(&format!("{p}.each"), each)?;
+            let where_ = def.where_.as_ref().and_then(|w| self.expr(&format!("{p}.where"), w, RECORD_VARS));
+            let item = match (&def.fields, &def.value) {
+                (Some(fields), None) => {
+                    let mut members = Vec::new();
+                    for (name, mf) in fields {
+                        let t = member_target(self, name);
+                        if target.is_some() && t.is_none() {
+                            continue;
+                        }
+                        if let Some(v) = self.value_map(&format!("{p}.fields.{name}"), mf, env, t, true) {
+                            members.push((name.clone(), v));
+                        }
+                    }
+                    EachItem::Object(members)
+                }
+                (None, Some(v)) => EachItem::Value(self.value_map(&format!("{p}.value"), v, env, None, true)?),
+                _ => {
+                    self.err(p, "`each` needs exactly one of `fields` (objects) or `value` (scalars)");
+                    return None;
+                }
+            };
+            ValueSource::Each { root, path, where_, item: Box::new(item) }
+        } else {
+            let mut members = Vec::new();
+            for (name, mf) in def.fields.as_ref().unwrap() {
+                let t = member_target(self, name);
+                if target.is_some() && t.is_none() {
+                    continue;
+                }
+                if let Some(v) = self.value_map(&format!("{p}.fields.{name}"), mf, env, t, in_each) {
+                    members.push((name.clone(), v));
+                }
+            }
+            ValueSource::Object(members)
+        };
+        if def.where_.is_some() && def.each.is_none() {
+            self.err(&format!("{p}.where"), "`where` goes with `each`");
+        }
+        if def.value.is_some() && def.each.is_none() {
+            self.err(&format!("{p}.value"), "`value` goes with `each`");
+        }
+        if (def.key.is_some() || def.select.is_some()) && def.lookup.is_none() {
+            self.err(p, "`key` and `select` go with `lookup`");
+        }
+        let ref_model = match &def.ref_ {
+            Some(r) => match schema::model(r) {
+                Some(m) if env.emitted.contains(r) => Some(m.name),
+                Some(_) => {
+                    self.err(&format!("{p}.ref"), format!("references model `{r}`, which no stream of this connector emits"));
+                    None
+                }
+                None => {
+                    self.err(&format!("{p}.ref"), format!("unknown unified model `{r}`"));
+                    None
+                }
+            },
+            None => None,
+        };
+        let cast = match def.as_.as_deref() {
+            None => None,
+            Some("string") => Some(Cast::String),
+            Some("integer") => Some(Cast::Integer),
+            Some("number") => Some(Cast::Number),
+            Some("boolean") => Some(Cast::Boolean),
+            Some("datetime") => Some(Cast::DateTime),
+            Some(other) => {
+                self.err(&format!("{p}.as"), format!("unknown conversion `{other}` (string, integer, number, boolean, datetime)"));
+                None
+            }
+        };
+        // enum maps must produce values the unified schema accepts
+        if let (Some(map), Some((_, tname, prop))) = (&def.map, &target) {
+            let allowed = prop.get("enum").or_else(|| prop.get("items").and_then(|i| i.get("enum")));
+            if let Some(Value::Array(allowed)) = allowed {
+                for (k, v) in map {
+                    if !allowed.contains(v) {
+                        self.err(&format!("{p}.map.{k}"), format!("`{v}` is not a value of `{tname}` ({})", allowed.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", ")));
+                    }
+                }
+                if let Some(d) = &def.default
+                    && !allowed.contains(d)
+                {
+                    self.err(&format!("{p}.default"), format!("`{d}` is not a value of `{tname}`"));
+                }
+            }
+        }
+        Some(ValueMap {
+            source,
+            ref_model,
+            map: def.map.map(|m| m.into_iter().collect()),
+            default: def.default,
+            cast,
+            unique: def.unique.unwrap_or(false),
+            null_if_empty: def.null_if_empty.unwrap_or(false),
+        })
+    }
+}
+
+struct Names<'a> {
+    streams: &'a [String],
+    lookups: &'a [String],
+    emitted: &'a HashSet<String>,
+}
+
+fn field_note(f: &FieldSpec) -> Option<String> {
+    match f {
+        FieldSpec::Full(d) => d.note.clone(),
+        FieldSpec::Short(_) => None,
+    }
+}
+
+fn collect_lookups(s: &spec::StreamSpec, out: &mut Vec<String>) {
+    fn walk(f: &FieldSpec, out: &mut Vec<String>) {
+        if let FieldSpec::Full(d) = f {
+            if let Some(l) = &d.lookup {
+                out.push(l.clone());
+            }
+            for m in d.fields.iter().flat_map(|m| m.values()) {
+                walk(m, out);
+            }
+            if let Some(v) = &d.value {
+                walk(v, out);
+            }
+        }
+    }
+    for f in s.fields.values() {
+        walk(f, out);
+    }
+}
+
+/// Streams in an order where dependencies come first; `Err(i)` names a stream on a cycle.
+fn topo_order(streams: &[Stream]) -> Result<Vec<usize>, usize> {
+    let n = streams.len();
+    let mut state = vec![0u8; n]; // 0 new, 1 visiting, 2 done
+    let mut order = Vec::with_capacity(n);
+    fn visit(i: usize, streams: &[Stream], state: &mut [u8], order: &mut Vec<usize>) -> Result<(), usize> {
+        match state[i] {
+            2 => return Ok(()),
+            1 => return Err(i),
+            _ => {}
+        }
+        state[i] = 1;
+        for &d in &streams[i].deps {
+            visit(d, streams, state, order)?;
+        }
+        state[i] = 2;
+        order.push(i);
+        Ok(())
+    }
+    for i in 0..n {
+        visit(i, streams, &mut state, &mut order)?;
+    }
+    Ok(order)
+}

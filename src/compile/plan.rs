@@ -1,0 +1,482 @@
+//! The compiled plan: what `run` executes. No field here is a string to be parsed again.
+
+use super::expr::{Expr, Template};
+use super::jsonpath::JsonPath;
+use super::schema::ModelSchema;
+use crate::spec::{ClientAuthStyle, Duplicates, Keep};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Index of a stream in [`Plan::streams`].
+pub type StreamId = usize;
+/// Index of a lookup in [`Plan::lookups`].
+pub type LookupId = usize;
+
+/// A compiled connector.
+#[derive(Debug)]
+pub struct Plan {
+    /// Connector name.
+    pub name: String,
+    /// Human title.
+    pub title: Option<String>,
+    /// Connector-level notes.
+    pub notes: Option<String>,
+    /// The connector file.
+    pub file: PathBuf,
+    /// Base URL.
+    pub base_url: url::Url,
+    /// Environment inputs.
+    pub inputs: Vec<Input>,
+    /// Authentication.
+    pub auth: Option<Auth>,
+    /// Headers of every request.
+    pub headers: Vec<(String, Template)>,
+    /// Connector-wide limits.
+    pub limits: Limits,
+    /// Retry policy.
+    pub retry: RetryPolicy,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Cassette for `--sandbox`.
+    pub sandbox: Option<PathBuf>,
+    /// Lookups.
+    pub lookups: Vec<Lookup>,
+    /// Streams, in an order where every stream comes after those it depends on.
+    pub streams: Vec<Stream>,
+    /// The unified models this connector emits, in the unified order.
+    pub models: Vec<ModelInfo>,
+}
+
+/// An environment input.
+#[derive(Debug, Clone)]
+pub struct Input {
+    /// Name in templates (`inputs.<name>`).
+    pub name: String,
+    /// Environment variable.
+    pub env: String,
+    /// Redacted everywhere.
+    pub secret: bool,
+    /// Default when unset.
+    pub default: Option<String>,
+    /// Value in sandbox runs.
+    pub sandbox: Option<String>,
+}
+
+/// Authentication, compiled.
+#[derive(Debug)]
+pub enum Auth {
+    /// Header(s).
+    ApiKey {
+        /// Header name and value.
+        headers: Vec<(String, Template)>,
+    },
+    /// Bearer token.
+    Bearer {
+        /// The token.
+        token: Template,
+    },
+    /// HTTP Basic.
+    Basic {
+        /// User name.
+        username: Template,
+        /// Password.
+        password: Option<Template>,
+    },
+    /// OAuth2 client credentials.
+    OAuth2 {
+        /// Token endpoint (path or URL).
+        token_url: Template,
+        /// Client id.
+        client_id: Template,
+        /// Client secret.
+        client_secret: Template,
+        /// Scopes.
+        scopes: Vec<String>,
+        /// How the client authenticates.
+        client_auth: ClientAuthStyle,
+        /// Extra form parameters.
+        extra: Vec<(String, Template)>,
+    },
+    /// First usable alternative.
+    AnyOf(Vec<Auth>),
+}
+
+impl Auth {
+    /// Input names the alternative reads.
+    pub fn inputs(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut add = |t: &Template| {
+            for v in t.nested_variables() {
+                if let Some(n) = v.strip_prefix("inputs.") {
+                    let n = n.split('.').next().unwrap_or(n).to_owned();
+                    if !out.contains(&n) {
+                        out.push(n);
+                    }
+                }
+            }
+        };
+        match self {
+            Auth::ApiKey { headers } => headers.iter().for_each(|(_, t)| add(t)),
+            Auth::Bearer { token } => add(token),
+            Auth::Basic { username, password } => {
+                add(username);
+                if let Some(p) = password {
+                    add(p)
+                }
+            }
+            Auth::OAuth2 { token_url, client_id, client_secret, extra, .. } => {
+                add(token_url);
+                add(client_id);
+                add(client_secret);
+                extra.iter().for_each(|(_, t)| add(t));
+            }
+            Auth::AnyOf(opts) => {
+                for o in opts {
+                    for n in o.inputs() {
+                        if !out.contains(&n) {
+                            out.push(n);
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// A short human name of the auth kind (for docs and messages).
+    pub fn kind(&self) -> String {
+        match self {
+            Auth::ApiKey { headers } => format!("API key header ({})", headers.iter().map(|(h, _)| h.as_str()).collect::<Vec<_>>().join(", ")),
+            Auth::Bearer { .. } => "bearer token".into(),
+            Auth::Basic { .. } => "HTTP basic".into(),
+            Auth::OAuth2 { .. } => "OAuth2 client credentials".into(),
+            Auth::AnyOf(o) => o.iter().map(|a| a.kind()).collect::<Vec<_>>().join(", or "),
+        }
+    }
+}
+
+/// Rate and concurrency limits.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Limits {
+    /// Requests per second.
+    pub requests_per_second: Option<f64>,
+    /// Requests in flight.
+    pub max_concurrency: Option<u32>,
+}
+
+/// Retry policy.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts including the first.
+    pub max_attempts: u32,
+    /// First backoff.
+    pub initial_backoff: Duration,
+    /// Largest backoff.
+    pub max_backoff: Duration,
+    /// Largest `Retry-After` honoured.
+    pub max_retry_after: Duration,
+}
+
+/// A JSONPath or template evaluated against a record's scope.
+#[derive(Debug)]
+pub enum KeyExpr {
+    /// JSONPath into the record; the first match.
+    Path(JsonPath),
+    /// Template rendered to text.
+    Template(Template),
+}
+
+/// A compiled lookup.
+#[derive(Debug)]
+pub struct Lookup {
+    /// Name.
+    pub name: String,
+    /// Source stream.
+    pub stream: StreamId,
+    /// Key of each record.
+    pub key: KeyExpr,
+    /// Value stored (whole record when absent).
+    pub value: Option<ValueMap>,
+    /// Records that enter the index.
+    pub where_: Option<Expr>,
+    /// Ordering among records with the same key.
+    pub order_by: Option<KeyExpr>,
+    /// What is kept per key.
+    pub keep: Keep,
+}
+
+/// Where records sit in a value; each part may attach constants.
+#[derive(Debug)]
+pub struct Selector {
+    /// Paths and their constants.
+    pub parts: Vec<(JsonPath, Arc<Map<String, Value>>)>,
+}
+
+/// A compiled stream.
+#[derive(Debug)]
+pub struct Stream {
+    /// Name.
+    pub name: String,
+    /// Where its records come from.
+    pub source: Source,
+    /// Records kept.
+    pub filter: Option<Expr>,
+    /// The unified model it emits, if any.
+    pub output: Option<ModelMap>,
+    /// Streams whose records must all be available first.
+    pub deps: Vec<StreamId>,
+    /// Whether other streams read its records afterwards (they are spooled).
+    pub spooled: bool,
+    /// Lookups filled from its records.
+    pub feeds: Vec<LookupId>,
+    /// Coverage note.
+    pub note: Option<String>,
+}
+
+/// Where a stream's records come from.
+#[derive(Debug)]
+pub enum Source {
+    /// HTTP requests.
+    Http(Box<HttpSource>),
+    /// Exploded from another stream's records.
+    Derive {
+        /// The source stream.
+        from: StreamId,
+        /// Where the new records sit.
+        explode: Selector,
+    },
+    /// Inline records.
+    Static(Vec<Value>),
+}
+
+/// An HTTP source.
+#[derive(Debug)]
+pub struct HttpSource {
+    /// Method.
+    pub method: reqwest::Method,
+    /// Path template.
+    pub path: Template,
+    /// Query parameters; several values repeat the parameter.
+    pub query: Vec<(String, Vec<Template>)>,
+    /// Extra headers.
+    pub headers: Vec<(String, Template)>,
+    /// Fan-out parent.
+    pub for_each: Option<StreamId>,
+    /// Parents in flight at once.
+    pub concurrency: usize,
+    /// Where records sit in a body.
+    pub records: Selector,
+    /// Pagination.
+    pub pagination: Pagination,
+    /// Extra limits of this stream.
+    pub limits: Limits,
+    /// Statuses meaning "no records".
+    pub empty_on_status: Vec<u16>,
+}
+
+/// Pagination, compiled.
+#[derive(Debug)]
+pub enum Pagination {
+    /// One request.
+    None,
+    /// Body cursor.
+    Cursor {
+        /// Cursor location.
+        cursor: JsonPath,
+        /// Query parameter.
+        param: String,
+        /// Stop on an empty page.
+        stop_on_empty: bool,
+    },
+    /// `Link: rel="next"`.
+    LinkHeader {
+        /// Full page size.
+        page_size: Option<u64>,
+    },
+    /// Page numbers.
+    PageNumber {
+        /// Page parameter.
+        param: String,
+        /// First page.
+        start: u64,
+        /// Size parameter.
+        size_param: Option<String>,
+        /// Page size.
+        size: u64,
+        /// Total pages in the body.
+        total_pages: Option<JsonPath>,
+        /// Prefer `Link` next.
+        follow_link: bool,
+    },
+    /// Offset and limit.
+    Offset {
+        /// Offset parameter.
+        offset_param: String,
+        /// Limit parameter.
+        limit_param: String,
+        /// Page size.
+        limit: u64,
+        /// Total in the body.
+        total: Option<JsonPath>,
+    },
+}
+
+/// How a stream's records become unified records.
+#[derive(Debug)]
+pub struct ModelMap {
+    /// The model's schema.
+    pub model: &'static ModelSchema,
+    /// Every field of the model, in schema order.
+    pub fields: Vec<Field>,
+    /// Index in `fields` of `remote_id` (non-join models).
+    pub remote_id: Option<usize>,
+    /// Indexes in `fields` of the join key.
+    pub key: Vec<usize>,
+    /// Duplicate handling.
+    pub duplicates: Option<Duplicates>,
+    /// Payloads kept in `remote_data` (empty: the field is null).
+    pub remote_data: Vec<Root>,
+}
+
+/// One unified field.
+#[derive(Debug)]
+pub struct Field {
+    /// Field name.
+    pub name: String,
+    /// How it is filled.
+    pub value: FieldValue,
+    /// Coverage note.
+    pub note: Option<String>,
+}
+
+/// How a unified field is filled.
+#[derive(Debug)]
+pub enum FieldValue {
+    /// The unified id.
+    Id,
+    /// When the content last changed.
+    ChangedAt,
+    /// Raw payloads.
+    RemoteData,
+    /// Not mapped: this empty value.
+    Empty(Value),
+    /// Mapped.
+    Mapped(ValueMap),
+}
+
+/// A value mapping with its post-processing.
+#[derive(Debug)]
+pub struct ValueMap {
+    /// Source of the value.
+    pub source: ValueSource,
+    /// Turn a remote id into this model's unified id.
+    pub ref_model: Option<&'static str>,
+    /// Enum map.
+    pub map: Option<HashMap<String, Value>>,
+    /// Default when null or unmapped.
+    pub default: Option<Value>,
+    /// Conversion.
+    pub cast: Option<Cast>,
+    /// Drop duplicate array elements.
+    pub unique: bool,
+    /// Empty object/array → null.
+    pub null_if_empty: bool,
+}
+
+/// Where a value comes from.
+#[derive(Debug)]
+pub enum ValueSource {
+    /// JSONPath from a root.
+    Path {
+        /// Root.
+        root: Root,
+        /// Path.
+        path: JsonPath,
+        /// All matches as an array.
+        all: bool,
+    },
+    /// Typed expression.
+    Expr(Expr),
+    /// Template; a lone expression keeps its type.
+    Template(Template),
+    /// Constant.
+    Const(Value),
+    /// Lookup query.
+    Lookup {
+        /// The lookup.
+        lookup: LookupId,
+        /// Its key.
+        key: KeyExpr,
+        /// Narrowing of the value found.
+        select: Option<JsonPath>,
+    },
+    /// One element per match.
+    Each {
+        /// Root.
+        root: Root,
+        /// Array path.
+        path: JsonPath,
+        /// Element filter.
+        where_: Option<Expr>,
+        /// Element mapping.
+        item: Box<EachItem>,
+    },
+    /// An object built member by member.
+    Object(Vec<(String, ValueMap)>),
+}
+
+/// What `each` builds per element.
+#[derive(Debug)]
+pub enum EachItem {
+    /// An object.
+    Object(Vec<(String, ValueMap)>),
+    /// A value.
+    Value(ValueMap),
+}
+
+/// The value a JSONPath starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Root {
+    /// The current record.
+    Record,
+    /// An ancestor: 1 is the parent.
+    Parent(usize),
+    /// The stream's constants.
+    Vars,
+    /// The current element of `each`.
+    Item,
+}
+
+/// Conversions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cast {
+    /// To text.
+    String,
+    /// To an integer.
+    Integer,
+    /// To a number.
+    Number,
+    /// To a boolean.
+    Boolean,
+    /// To a UTC date-time with milliseconds.
+    DateTime,
+}
+
+/// A model the connector emits.
+#[derive(Debug)]
+pub struct ModelInfo {
+    /// Model name.
+    pub name: &'static str,
+    /// Streams emitting it.
+    pub streams: Vec<StreamId>,
+}
+
+impl Plan {
+    /// The stream with this name.
+    pub fn stream(&self, name: &str) -> Option<StreamId> {
+        self.streams.iter().position(|s| s.name == name)
+    }
+}

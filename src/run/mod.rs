@@ -1,0 +1,1 @@
+//! Stage 3: executes a compiled plan.

@@ -1,0 +1,420 @@
+//! What connector authors write: the serde types of a connector YAML file (stage 1 of 3).
+//!
+//! Nothing here is interpreted: strings stay strings until `compile` parses them. The editor
+//! schema (`schemas/connector.schema.json`) is generated from these types, so every field
+//! carries a doc comment that becomes its description.
+
+mod field;
+mod load;
+
+pub use field::{FieldDef, FieldSpec, KeySpec};
+pub use load::{load_file, load_str, LoadError, SourceMap};
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// A connector: one vendor API described declaratively.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// Short machine name of the connector (`[a-z0-9_]+`); names the default output folder.
+    pub name: String,
+    /// Human title of the vendor, for docs.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Notes about the connector as a whole (coverage docs).
+    #[serde(default)]
+    pub notes: Option<String>,
+    /// Base URL of the vendor API, e.g. `https://api.example.com`. Paths of endpoints are
+    /// appended to it; credentials are only ever sent to its host.
+    pub base_url: String,
+    /// Values read from the environment (credentials, tenant names), usable in templates as
+    /// `inputs.<name>`.
+    #[serde(default)]
+    pub inputs: IndexMap<String, InputSpec>,
+    /// How requests authenticate. Omit for public APIs.
+    #[serde(default)]
+    pub auth: Option<AuthSpec>,
+    /// Headers sent with every request (templates allowed).
+    #[serde(default)]
+    pub headers: IndexMap<String, String>,
+    /// Connector-wide request rate and concurrency limits.
+    #[serde(default)]
+    pub rate_limit: Option<RateLimitSpec>,
+    /// Retry policy for transient failures (5xx, 429, timeouts, connection errors).
+    #[serde(default)]
+    pub retry: Option<RetrySpec>,
+    /// Per-request timeout in seconds (default 60).
+    #[serde(default)]
+    pub timeout_secs: Option<f64>,
+    /// Default pagination for every HTTP stream that does not declare its own.
+    #[serde(default)]
+    pub pagination: Option<PaginationSpec>,
+    /// Bundled sample data used by `mapper run --sandbox` (no network, no credentials).
+    #[serde(default)]
+    pub sandbox: Option<SandboxSpec>,
+    /// Indexes built from a stream's records, queried by field mappings of other streams.
+    #[serde(default)]
+    pub lookups: IndexMap<String, LookupSpec>,
+    /// The record streams: where records come from and, for streams that emit a unified
+    /// model, how each field is mapped.
+    pub streams: IndexMap<String, StreamSpec>,
+}
+
+/// A value read from an environment variable.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InputSpec {
+    /// Name of the environment variable, e.g. `EXAMPLE_API_KEY`.
+    pub env: String,
+    /// Whether the value is a secret: redacted in every log, error and debug output (default true).
+    #[serde(default)]
+    pub secret: Option<bool>,
+    /// Value used when the variable is unset. An input without default is required only by
+    /// the auth alternative (or template) that uses it.
+    #[serde(default)]
+    pub default: Option<String>,
+    /// What the value is, for humans.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Value used by `--sandbox` runs instead of the environment.
+    #[serde(default)]
+    pub sandbox: Option<String>,
+}
+
+/// How requests authenticate.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AuthSpec {
+    /// One or more headers carrying an API key, e.g. `X-API-Key: "{{ inputs.api_key }}"`.
+    ApiKey {
+        /// Header name → value template.
+        headers: IndexMap<String, String>,
+    },
+    /// `Authorization: Bearer <token>`.
+    Bearer {
+        /// Template of the token, e.g. `"{{ inputs.token }}"`.
+        token: String,
+    },
+    /// HTTP Basic authentication.
+    Basic {
+        /// Template of the user name.
+        username: String,
+        /// Template of the password (may be empty).
+        #[serde(default)]
+        password: Option<String>,
+    },
+    /// OAuth2 client credentials: a token is requested, cached until it expires, and
+    /// refreshed once when a request answers 401.
+    Oauth2ClientCredentials {
+        /// Token endpoint: a path on the base URL (`/oauth/token`) or an absolute URL on the same host.
+        token_url: String,
+        /// Template of the client id.
+        client_id: String,
+        /// Template of the client secret.
+        client_secret: String,
+        /// Scopes requested, sent space-separated as `scope`.
+        #[serde(default)]
+        scopes: Vec<String>,
+        /// How credentials are sent: `form` body (default) or HTTP `basic` auth.
+        #[serde(default)]
+        client_auth: Option<ClientAuthStyle>,
+        /// Extra form parameters of the token request.
+        #[serde(default)]
+        extra_params: IndexMap<String, String>,
+    },
+    /// Alternatives in order of preference: the first whose inputs are all set is used.
+    AnyOf {
+        /// The alternatives.
+        options: Vec<AuthSpec>,
+    },
+}
+
+/// How an OAuth2 client sends its credentials to the token endpoint.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuthStyle {
+    /// `client_id` and `client_secret` in the form body.
+    Form,
+    /// HTTP Basic auth header with client id and secret.
+    Basic,
+}
+
+/// Rate and concurrency limits.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSpec {
+    /// Maximum requests per second (token bucket, burst of one second's worth).
+    #[serde(default)]
+    pub requests_per_second: Option<f64>,
+    /// Maximum requests in flight at once.
+    #[serde(default)]
+    pub max_concurrency: Option<u32>,
+}
+
+/// Retry policy.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetrySpec {
+    /// Attempts per request including the first (default 5).
+    #[serde(default)]
+    pub max_attempts: Option<u32>,
+    /// First backoff in milliseconds, doubled each retry, with jitter (default 500).
+    #[serde(default)]
+    pub initial_backoff_ms: Option<u64>,
+    /// Upper bound of one backoff in milliseconds (default 30000).
+    #[serde(default)]
+    pub max_backoff_ms: Option<u64>,
+    /// Upper bound on a server's `Retry-After`, in seconds (default 120).
+    #[serde(default)]
+    pub max_retry_after_secs: Option<u64>,
+}
+
+/// How a paged endpoint is walked. State starts fresh for each parent record.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum PaginationSpec {
+    /// A single request.
+    None,
+    /// A cursor read from the body and sent back as a query parameter
+    /// (`nextPageId` → `pageId`). Stops when the cursor is missing, null or empty.
+    Cursor {
+        /// JSONPath of the next cursor in the response body, e.g. `$.nextPageId`.
+        cursor: String,
+        /// Query parameter that carries the cursor, e.g. `pageId`.
+        param: String,
+        /// Also stop on a page with no records (default true).
+        #[serde(default)]
+        stop_on_empty: Option<bool>,
+    },
+    /// Follow the `Link` header's `rel="next"` URL (same host only). Stops when there is
+    /// no next link, on an empty page, or on a page shorter than `page_size` if given.
+    LinkHeader {
+        /// Expected full page size; a shorter page is the last one.
+        #[serde(default)]
+        page_size: Option<u64>,
+    },
+    /// Page numbers: `param` counts up from `start`; stops on a page shorter than `size`,
+    /// on an empty page, or when `total_pages` says so. Follows a `Link: rel="next"` header
+    /// instead of counting when `follow_link` is set and the header is present.
+    PageNumber {
+        /// Query parameter of the page number, e.g. `page`.
+        param: String,
+        /// First page number (default 1).
+        #[serde(default)]
+        start: Option<u64>,
+        /// Query parameter of the page size, e.g. `per_page`.
+        #[serde(default)]
+        size_param: Option<String>,
+        /// Page size requested and expected.
+        size: u64,
+        /// JSONPath of the total page count in the body, if the API reports one.
+        #[serde(default)]
+        total_pages: Option<String>,
+        /// Prefer the `Link` header's next URL when present (default false).
+        #[serde(default)]
+        follow_link: Option<bool>,
+    },
+    /// Offset and limit: `offset_param` grows by the records received; stops when the
+    /// offset reaches `total`, or on a short or empty page.
+    Offset {
+        /// Query parameter of the offset, e.g. `offset`.
+        offset_param: String,
+        /// Query parameter of the limit, e.g. `limit`.
+        limit_param: String,
+        /// Records requested per page.
+        limit: u64,
+        /// JSONPath of the total record count in the body, e.g. `$.totalFound`.
+        #[serde(default)]
+        total: Option<String>,
+    },
+}
+
+/// Bundled sample data for `--sandbox`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxSpec {
+    /// Cassette of recorded HTTP exchanges, relative to the connector file.
+    pub cassette: String,
+}
+
+/// An index from a key to values of another stream's records, built before it is queried.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LookupSpec {
+    /// The stream whose records fill the index.
+    pub stream: String,
+    /// The key of each record: a JSONPath (`$.job_id`) or a template (`"{{ record.a }}:{{ record.b }}"`).
+    pub key: KeySpec,
+    /// Value stored for the key (default: the whole record).
+    #[serde(default)]
+    pub value: Option<FieldSpec>,
+    /// Expression that must be true for a record to enter the index, e.g. `record.live and record.active`.
+    #[serde(default, rename = "where")]
+    pub where_: Option<String>,
+    /// Sort key among records with the same key (JSONPath or template); ascending.
+    #[serde(default)]
+    pub order_by: Option<KeySpec>,
+    /// Which record a key keeps: `first` or `last` after ordering, or `all` (an array).
+    #[serde(default)]
+    pub keep: Option<Keep>,
+    /// Coverage note.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// Which records a lookup keeps per key.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Keep {
+    /// The first (lowest `order_by`, or first seen).
+    First,
+    /// The last (highest `order_by`, or last seen).
+    Last,
+    /// All of them, as an array in order.
+    All,
+}
+
+/// A stream of records: fetched over HTTP, derived from another stream's records, or written inline.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StreamSpec {
+    /// The unified model this stream emits (`candidates`, `jobs`, ...). Streams without a
+    /// model only feed other streams or lookups.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Coverage note on the model as this connector fills it.
+    #[serde(default)]
+    pub note: Option<String>,
+    /// HTTP request of the stream (one per parent record when `for_each` is set).
+    #[serde(default)]
+    pub request: Option<RequestSpec>,
+    /// Fan-out: issue `request` once per record of this stream; templates see it as `parent`.
+    #[serde(default)]
+    pub for_each: Option<String>,
+    /// Parents processed concurrently during fan-out (default 4).
+    #[serde(default)]
+    pub concurrency: Option<u32>,
+    /// JSONPath selecting the records in each response body: `$[*]` for a bare array,
+    /// `$.content[*]` for an envelope, `$` for a single object (default `$[*]`).
+    #[serde(default)]
+    pub records: Option<Selector>,
+    /// Derive records from each record of another stream (no request); see `explode`.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// With `from`: where the new records sit in each source record, e.g. `$.timeslots[*]`.
+    /// The source record becomes `parent`.
+    #[serde(default)]
+    pub explode: Option<Selector>,
+    /// Inline records, for fixed vocabularies the API does not list.
+    #[serde(default, rename = "static")]
+    pub static_: Option<Vec<serde_json::Value>>,
+    /// Expression that must be true for a record to be kept, e.g. `not record.is_template`.
+    #[serde(default)]
+    pub filter: Option<String>,
+    /// Pagination of this stream's request (default: the connector's `pagination`, else none).
+    #[serde(default)]
+    pub pagination: Option<PaginationSpec>,
+    /// Limits for this stream's requests, on top of the connector's.
+    #[serde(default)]
+    pub rate_limit: Option<RateLimitSpec>,
+    /// Treat these HTTP statuses of a fan-out request as "no records" (e.g. `[404]`).
+    #[serde(default)]
+    pub empty_on_status: Vec<u16>,
+    /// For join models: the mapped fields whose values make up the record's identity.
+    #[serde(default)]
+    pub key: Vec<String>,
+    /// What to do when two records map to the same id: `skip` later ones, or `merge`
+    /// them (arrays unioned, first non-null scalar kept). Default: report as invalid.
+    #[serde(default)]
+    pub duplicates: Option<Duplicates>,
+    /// Which raw payloads go into `remote_data`: `record` (default) and/or ancestors
+    /// `parent`, `parent.parent`, ... Each is keyed by the API path it came from.
+    #[serde(default)]
+    pub remote_data: Option<Vec<String>>,
+    /// Field mappings of the unified model, field name → mapping.
+    #[serde(default)]
+    pub fields: IndexMap<String, FieldSpec>,
+}
+
+/// Handling of records that map to an id already written.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Duplicates {
+    /// Keep the first, drop later ones silently.
+    Skip,
+    /// Merge into the first: arrays unioned, first non-null scalar kept.
+    Merge,
+}
+
+/// One HTTP request template.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestSpec {
+    /// HTTP method (default GET).
+    #[serde(default)]
+    pub method: Option<String>,
+    /// Path on the base URL; templates allowed, e.g. `/jobs/{{ parent.id }}/hiring-team`.
+    pub path: String,
+    /// Query parameters; a list value repeats the parameter (`status=A&status=B`).
+    #[serde(default)]
+    pub query: IndexMap<String, QueryValue>,
+    /// Extra headers (templates allowed).
+    #[serde(default)]
+    pub headers: IndexMap<String, String>,
+}
+
+/// A query parameter value: one template, or a list that repeats the parameter.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum QueryValue {
+    /// Sent once.
+    One(ScalarString),
+    /// Sent once per element.
+    Many(Vec<ScalarString>),
+}
+
+/// A scalar written as string, number or boolean; used as its text.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ScalarString {
+    /// Text (templates allowed).
+    Text(String),
+    /// A number.
+    Number(serde_json::Number),
+    /// A boolean.
+    Bool(bool),
+}
+
+impl ScalarString {
+    /// The text of the scalar.
+    pub fn text(&self) -> String {
+        match self {
+            ScalarString::Text(s) => s.clone(),
+            ScalarString::Number(n) => n.to_string(),
+            ScalarString::Bool(b) => b.to_string(),
+        }
+    }
+}
+
+/// Where records sit in a JSON value: one JSONPath, or several, each with constants.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Selector {
+    /// One JSONPath; every match is a record.
+    Path(String),
+    /// Several sources, in order.
+    Many(Vec<SelectorPart>),
+}
+
+/// One source of records with constants attached.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SelectorPart {
+    /// JSONPath; every match is a record.
+    pub path: String,
+    /// Constants visible to mappings of these records as `vars.<name>`.
+    #[serde(default)]
+    pub vars: IndexMap<String, serde_json::Value>,
+}
