@@ -1,0 +1,393 @@
+//! Applies compiled field mappings to a record, and keeps the lookup indexes.
+
+use super::record::{Rec, Scope};
+use crate::compile::expr::normalize_datetime;
+use crate::compile::{Cast, EachItem, FieldValue, KeyExpr, Lookup, ModelMap, Root, ValueMap, ValueSource};
+use crate::ids;
+use crate::spec::Keep;
+use minijinja::Value as MjValue;
+use serde_json::{Map, Value};
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+/// What mappings read besides the record: inputs, lookups, the integration and the time.
+pub struct Env<'a> {
+    /// `inputs` as a template value.
+    pub inputs: &'a MjValue,
+    /// Lookup indexes, by lookup id.
+    pub lookups: &'a [&'a LookupIndex],
+    /// Integration namespace of ids.
+    pub integration: &'a str,
+    /// `changed_at` of records (the run's start, until sync state keeps it).
+    pub now: &'a str,
+}
+
+/// A lazily built scope: most fields are JSONPaths and need none.
+struct Ctx<'a> {
+    rec: &'a Rec,
+    item: Option<&'a Value>,
+    scope: std::cell::OnceCell<MjValue>,
+    env: &'a Env<'a>,
+}
+
+impl<'a> Ctx<'a> {
+    fn new(rec: &'a Rec, item: Option<&'a Value>, env: &'a Env<'a>) -> Self {
+        Ctx { rec, item, scope: std::cell::OnceCell::new(), env }
+    }
+    fn scope(&self) -> &MjValue {
+        self.scope.get_or_init(|| Scope::record(self.env.inputs, self.rec, self.item))
+    }
+    fn root(&self, root: Root) -> Option<Value> {
+        Some(match root {
+            Root::Record => return Some(self.rec.value.clone()),
+            Root::Parent(n) => self.rec.ancestor(n)?.value.clone(),
+            Root::Vars => Value::Object((*self.rec.vars).clone()),
+            Root::Item => self.item?.clone(),
+        })
+    }
+    fn with_root<T>(&self, root: Root, f: impl FnOnce(&Value) -> T) -> Option<T> {
+        match root {
+            Root::Record => Some(f(&self.rec.value)),
+            Root::Parent(n) => Some(f(&self.rec.ancestor(n)?.value)),
+            Root::Item => Some(f(self.item?)),
+            Root::Vars => self.root(root).map(|v| f(&v)),
+        }
+    }
+}
+
+/// Text of a key value (`null` → none).
+pub fn key_text(v: &Value) -> Option<String> {
+    match v {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        other => Some(other.to_string()),
+    }
+}
+
+fn eval_key(k: &KeyExpr, ctx: &Ctx) -> Result<Value, String> {
+    match k {
+        KeyExpr::Path(p) => Ok(p.first(&ctx.rec.value).cloned().unwrap_or(Value::Null)),
+        KeyExpr::Template(t) => t.render_value(ctx.scope()),
+    }
+}
+
+/// Evaluates a key (lookups, sorting) against a record.
+pub fn eval_key_for(k: &KeyExpr, rec: &Rec, env: &Env) -> Result<Value, String> {
+    eval_key(k, &Ctx::new(rec, None, env))
+}
+
+fn eval(vm: &ValueMap, ctx: &Ctx) -> Result<Value, String> {
+    let mut v = match &vm.source {
+        ValueSource::Path { root, path, all } => ctx
+            .with_root(*root, |r| if *all { Value::Array(path.find(r).into_iter().cloned().collect()) } else { path.first(r).cloned().unwrap_or(Value::Null) })
+            .unwrap_or(Value::Null),
+        ValueSource::Expr(e) => e.eval(ctx.scope())?,
+        ValueSource::Template(t) => t.render_value(ctx.scope())?,
+        ValueSource::Const(c) => c.clone(),
+        ValueSource::Lookup { lookup, key, select } => {
+            let k = eval_key(key, ctx)?;
+            match key_text(&k).and_then(|k| ctx.env.lookups[*lookup].get(&k)) {
+                Some(found) => match select {
+                    Some(s) => s.first(found).cloned().unwrap_or(Value::Null),
+                    None => found.clone(),
+                },
+                None => Value::Null,
+            }
+        }
+        ValueSource::Each { root, path, where_, item } => {
+            let elems: Vec<Value> = ctx.with_root(*root, |r| path.find(r).into_iter().cloned().collect()).unwrap_or_default();
+            let mut out = Vec::with_capacity(elems.len());
+            for e in &elems {
+                let ictx = Ctx::new(ctx.rec, Some(e), ctx.env);
+                if let Some(w) = where_
+                    && !w.is_true(ictx.scope())?
+                {
+                    continue;
+                }
+                let v = match item.as_ref() {
+                    EachItem::Object(members) => object(members, &ictx)?,
+                    EachItem::Value(vm) => eval(vm, &ictx)?,
+                };
+                out.push(v);
+            }
+            Value::Array(out)
+        }
+        ValueSource::Object(members) => object(members, ctx)?,
+    };
+    if let Some(map) = &vm.map {
+        v = match &v {
+            Value::Array(items) => Value::Array(items.iter().filter_map(|i| key_text(i).and_then(|k| map.get(&k).cloned())).filter(|x| !x.is_null()).collect()),
+            _ => key_text(&v).and_then(|k| map.get(&k).cloned()).unwrap_or(Value::Null),
+        };
+    }
+    if v.is_null()
+        && let Some(d) = &vm.default
+    {
+        v = d.clone();
+    }
+    if let Some(c) = vm.cast {
+        v = cast(v, c)?;
+    }
+    if let Some(model) = vm.ref_model {
+        v = match v {
+            Value::Array(items) => Value::Array(items.iter().filter_map(key_text).map(|k| Value::String(ids::unified_id(ctx.env.integration, model, &k))).collect()),
+            other => key_text(&other).map(|k| Value::String(ids::unified_id(ctx.env.integration, model, &k))).unwrap_or(Value::Null),
+        };
+    }
+    if vm.unique
+        && let Value::Array(items) = &mut v
+    {
+        let mut seen = Vec::new();
+        items.retain(|i| if seen.contains(i) { false } else { seen.push(i.clone()); true });
+    }
+    if vm.null_if_empty {
+        let empty = match &v {
+            Value::Array(a) => a.is_empty(),
+            Value::Object(o) => o.values().all(|x| x.is_null()),
+            Value::String(s) => s.is_empty(),
+            _ => false,
+        };
+        if empty {
+            v = Value::Null;
+        }
+    }
+    Ok(v)
+}
+
+fn object(members: &[(String, ValueMap)], ctx: &Ctx) -> Result<Value, String> {
+    let mut m = Map::with_capacity(members.len());
+    for (k, vm) in members {
+        m.insert(k.clone(), eval(vm, ctx).map_err(|e| format!("{k}: {e}"))?);
+    }
+    Ok(Value::Object(m))
+}
+
+fn cast(v: Value, c: Cast) -> Result<Value, String> {
+    if v.is_null() {
+        return Ok(v);
+    }
+    Ok(match c {
+        Cast::String => match v {
+            Value::String(_) => v,
+            other => Value::String(key_text(&other).unwrap_or_default()),
+        },
+        Cast::Integer => match &v {
+            Value::Number(n) if n.is_i64() || n.is_u64() => v,
+            Value::Number(n) => n.as_f64().map(|f| Value::from(f.trunc() as i64)).unwrap_or(Value::Null),
+            Value::String(s) => s.trim().parse::<i64>().map(Value::from).map_err(|_| format!("`{s}` is not an integer"))?,
+            Value::Bool(b) => Value::from(*b as i64),
+            _ => return Err(format!("cannot convert {v} to an integer")),
+        },
+        Cast::Number => match &v {
+            Value::Number(_) => v,
+            Value::String(s) => s.trim().parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(Value::Number).ok_or_else(|| format!("`{s}` is not a number"))?,
+            _ => return Err(format!("cannot convert {v} to a number")),
+        },
+        Cast::Boolean => match &v {
+            Value::Bool(_) => v,
+            Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+                "true" | "yes" | "1" => Value::Bool(true),
+                "false" | "no" | "0" | "" => Value::Bool(false),
+                _ => return Err(format!("`{s}` is not a boolean")),
+            },
+            Value::Number(n) => Value::Bool(n.as_f64() != Some(0.0)),
+            _ => return Err(format!("cannot convert {v} to a boolean")),
+        },
+        Cast::DateTime => match &v {
+            Value::String(s) => normalize_datetime(s).map(Value::String).ok_or_else(|| format!("`{s}` is not a date-time"))?,
+            Value::Number(n) => {
+                // Unix seconds
+                let secs = n.as_f64().unwrap_or(0.0);
+                let dt = time::OffsetDateTime::from_unix_timestamp_nanos((secs * 1e9) as i128).map_err(|e| e.to_string())?;
+                let f = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+                Value::String(dt.format(f).map_err(|e| e.to_string())?)
+            }
+            _ => return Err(format!("cannot convert {v} to a date-time")),
+        },
+    })
+}
+
+/// A mapped unified record, or why it could not be built.
+pub struct Mapped {
+    /// Unified id (when known).
+    pub id: Option<String>,
+    /// Remote id (when known).
+    pub remote_id: Option<String>,
+    /// The record, or the reason it is invalid.
+    pub record: Result<Value, String>,
+}
+
+/// Builds the unified record of `rec`.
+pub fn map_record(mm: &ModelMap, rec: &Rec, env: &Env) -> Mapped {
+    let ctx = Ctx::new(rec, None, env);
+    let mut out = Map::with_capacity(mm.fields.len());
+    let mut error = None;
+    for f in &mm.fields {
+        let v = match &f.value {
+            FieldValue::Id | FieldValue::ChangedAt => Value::Null, // filled below
+            FieldValue::RemoteData => {
+                let mut rd = Map::new();
+                for root in &mm.remote_data {
+                    let (src, val) = match root {
+                        Root::Record => (&rec.source, &rec.value),
+                        Root::Parent(n) => match rec.ancestor(*n) {
+                            Some(a) => (&a.source, &a.value),
+                            None => continue,
+                        },
+                        _ => continue,
+                    };
+                    rd.entry(src.to_string()).or_insert_with(|| val.clone());
+                }
+                if mm.remote_data.is_empty() { Value::Null } else { Value::Object(rd) }
+            }
+            FieldValue::Empty(v) => v.clone(),
+            FieldValue::Mapped(vm) => match eval(vm, &ctx) {
+                Ok(v) => v,
+                Err(e) => {
+                    error.get_or_insert(format!("{}: {e}", f.name));
+                    Value::Null
+                }
+            },
+        };
+        out.insert(f.name.clone(), v);
+    }
+    // remote ids are text
+    if let Some(Value::Number(n)) = out.get("remote_id") {
+        let s = n.to_string();
+        out.insert("remote_id".into(), Value::String(s));
+    }
+    let remote_id = out.get("remote_id").and_then(|v| v.as_str()).map(str::to_owned);
+    let model = mm.model.name;
+    let id = if mm.model.join {
+        let parts: Vec<Option<String>> = mm.key.iter().map(|i| out.get(&mm.fields[*i].name).and_then(key_text)).collect();
+        if parts.iter().all(|p| p.is_some()) {
+            let parts: Vec<String> = parts.into_iter().flatten().collect();
+            Some(ids::unified_id(env.integration, model, &ids::join_key(&parts.iter().map(|s| s.as_str()).collect::<Vec<_>>())))
+        } else {
+            error.get_or_insert_with(|| format!("join key ({}) has a null member", mm.key.iter().map(|i| mm.fields[*i].name.as_str()).collect::<Vec<_>>().join(", ")));
+            None
+        }
+    } else {
+        match &remote_id {
+            Some(r) if !r.is_empty() => Some(ids::unified_id(env.integration, model, r)),
+            _ => {
+                error.get_or_insert_with(|| "remote_id is null".into());
+                None
+            }
+        }
+    };
+    out.insert("id".into(), id.clone().map(Value::String).unwrap_or(Value::Null));
+    out.insert("changed_at".into(), Value::String(env.now.to_owned()));
+    Mapped { id, remote_id, record: match error { Some(e) => Err(e), None => Ok(Value::Object(out)) } }
+}
+
+/// Values of a lookup, by key.
+#[derive(Default)]
+pub struct LookupIndex {
+    entries: HashMap<String, Vec<(Value, Value)>>,
+    keep: Option<Keep>,
+    finished: HashMap<String, Value>,
+}
+
+impl LookupIndex {
+    /// An empty index for a lookup.
+    pub fn new(l: &Lookup) -> Self {
+        LookupIndex { keep: Some(l.keep), ..Default::default() }
+    }
+
+    /// Adds a record (if it passes `where`).
+    pub fn add(&mut self, l: &Lookup, rec: &Rec, env: &Env) -> Result<(), String> {
+        let ctx = Ctx::new(rec, None, env);
+        if let Some(w) = &l.where_
+            && !w.is_true(ctx.scope())?
+        {
+            return Ok(());
+        }
+        let Some(key) = key_text(&eval_key(&l.key, &ctx)?) else { return Ok(()) };
+        let order = match &l.order_by {
+            Some(o) => eval_key(o, &ctx)?,
+            None => Value::Null,
+        };
+        let value = match &l.value {
+            Some(vm) => eval(vm, &ctx)?,
+            None => rec.value.clone(),
+        };
+        let slot = self.entries.entry(key).or_default();
+        match (self.keep, l.order_by.is_some()) {
+            // without ordering, first/last need only one value
+            (Some(Keep::First), false) if !slot.is_empty() => {}
+            (Some(Keep::Last), false) => {
+                slot.clear();
+                slot.push((order, value));
+            }
+            _ => slot.push((order, value)),
+        }
+        Ok(())
+    }
+
+    /// Orders entries and settles what each key keeps.
+    pub fn finish(&mut self) {
+        for (k, mut vals) in self.entries.drain() {
+            vals.sort_by(|a, b| cmp_json(&a.0, &b.0)); // stable: ties keep arrival order
+            let v = match self.keep.unwrap_or(Keep::First) {
+                Keep::First => vals.into_iter().next().map(|x| x.1).unwrap_or(Value::Null),
+                Keep::Last => vals.pop().map(|x| x.1).unwrap_or(Value::Null),
+                Keep::All => Value::Array(vals.into_iter().map(|x| x.1).collect()),
+            };
+            self.finished.insert(k, v);
+        }
+    }
+
+    /// The value kept for a key.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.finished.get(key)
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.finished.len().max(self.entries.len())
+    }
+
+    /// Whether the index is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Orders JSON values: nulls first, then numbers numerically, then text (ISO dates sort as text).
+fn cmp_json(a: &Value, b: &Value) -> Ordering {
+    match (a, b) {
+        (Value::Null, Value::Null) => Ordering::Equal,
+        (Value::Null, _) => Ordering::Less,
+        (_, Value::Null) => Ordering::Greater,
+        (Value::Number(x), Value::Number(y)) => x.as_f64().partial_cmp(&y.as_f64()).unwrap_or(Ordering::Equal),
+        _ => key_text(a).cmp(&key_text(b)),
+    }
+}
+
+/// Merges `b` into `a`: arrays unioned, null members filled, objects merged.
+pub fn merge_into(a: &mut Value, b: Value) {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for (k, v) in y {
+                match x.get_mut(&k) {
+                    Some(existing) => merge_into(existing, v),
+                    None => {
+                        x.insert(k, v);
+                    }
+                }
+            }
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            for v in y {
+                if !x.contains(&v) {
+                    x.push(v);
+                }
+            }
+        }
+        (slot @ Value::Null, v) => *slot = v,
+        _ => {}
+    }
+}

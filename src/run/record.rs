@@ -1,0 +1,110 @@
+//! A record in flight: its JSON, the API path it came from, its constants and its parent
+//! chain, plus the minijinja scope built from them (once, shared by every expression).
+
+use minijinja::Value as MjValue;
+use minijinja::value::Serde;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
+
+/// One record of a stream.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Rec {
+    /// The record.
+    #[serde(rename = "v")]
+    pub value: Value,
+    /// API path of the response it came from (`static` for inline records).
+    #[serde(rename = "s")]
+    pub source: Arc<str>,
+    /// Constants of the selector that produced it, inherited from ancestors.
+    #[serde(rename = "c", default)]
+    pub vars: Arc<Map<String, Value>>,
+    /// The record it was fetched for or exploded from.
+    #[serde(rename = "p", default)]
+    pub parent: Option<Arc<Rec>>,
+    #[serde(skip)]
+    mj: OnceLock<MjValue>,
+}
+
+impl Rec {
+    /// A new record.
+    pub fn new(value: Value, source: Arc<str>, vars: Arc<Map<String, Value>>, parent: Option<Arc<Rec>>) -> Rec {
+        Rec { value, source, vars, parent, mj: OnceLock::new() }
+    }
+
+    /// The record as a template value (converted once).
+    pub fn mj(&self) -> &MjValue {
+        self.mj.get_or_init(|| MjValue::from(Serde(&self.value)))
+    }
+
+    /// The ancestor `n` levels up (1 = parent).
+    pub fn ancestor(&self, n: usize) -> Option<&Rec> {
+        let mut cur = self;
+        for _ in 0..n {
+            cur = cur.parent.as_deref()?;
+        }
+        Some(cur)
+    }
+
+    /// Vars merged with new constants (new ones win).
+    pub fn child_vars(&self, extra: &Arc<Map<String, Value>>) -> Arc<Map<String, Value>> {
+        if extra.is_empty() {
+            return self.vars.clone();
+        }
+        if self.vars.is_empty() {
+            return extra.clone();
+        }
+        let mut m = (*self.vars).clone();
+        m.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+        Arc::new(m)
+    }
+}
+
+/// Builds template scopes.
+pub struct Scope;
+
+impl Scope {
+    /// Scope of a request issued for `parent` (fan-out) or for nothing (top level).
+    pub fn request(inputs: &MjValue, parent: Option<&Rec>, page: Option<&Value>) -> MjValue {
+        let mut m: BTreeMap<&str, MjValue> = BTreeMap::new();
+        m.insert("inputs", inputs.clone());
+        if let Some(p) = parent {
+            m.insert("parent", p.mj().clone());
+            m.insert("parents", parents(Some(p)));
+            m.insert("vars", MjValue::from(Serde(&*p.vars)));
+        } else {
+            m.insert("parents", MjValue::from(Vec::<MjValue>::new()));
+        }
+        if let Some(pg) = page {
+            m.insert("page", MjValue::from(Serde(pg)));
+        }
+        MjValue::from(m)
+    }
+
+    /// Scope of a record's mappings; `item` is the element of an `each`.
+    pub fn record(inputs: &MjValue, rec: &Rec, item: Option<&Value>) -> MjValue {
+        let mut m: BTreeMap<&str, MjValue> = BTreeMap::new();
+        m.insert("inputs", inputs.clone());
+        m.insert("record", rec.mj().clone());
+        if let Some(p) = rec.parent.as_deref() {
+            m.insert("parent", p.mj().clone());
+        }
+        m.insert("parents", parents(rec.parent.as_deref()));
+        m.insert("vars", MjValue::from(Serde(&*rec.vars)));
+        if let Some(i) = item {
+            m.insert("item", MjValue::from(Serde(i)));
+        }
+        MjValue::from(m)
+    }
+}
+
+fn parents(first: Option<&Rec>) -> MjValue {
+    let mut out = Vec::new();
+    let mut cur = first;
+    while let Some(r) = cur {
+        out.push(r.mj().clone());
+        cur = r.parent.as_deref();
+    }
+    MjValue::from(out)
+}
