@@ -1,1 +1,247 @@
-fn main() {}
+//! The `mapper` command line: `run`, `validate` and `schema`.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use mapper::compile::{self, CompileError};
+use mapper::run::{self, RunError, RunOptions, output::Status};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Exit codes (documented in the README).
+const EXIT_OK: u8 = 0;
+const EXIT_FAILED: u8 = 1;
+const EXIT_INVALID_RECORDS: u8 = 2;
+const EXIT_SPEC: u8 = 3;
+
+#[derive(Parser)]
+#[command(
+    name = "mapper",
+    version,
+    about = "Turns vendor ATS APIs into one unified data model, driven by declarative connector files."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs a connector and writes <out>/<model>.ndjson and <out>/report.json.
+    Run {
+        /// The connector file, e.g. connectors/gem.yaml.
+        spec: PathBuf,
+        /// Replaces the scheme, host and port of every request (paths stay the vendor's).
+        #[arg(long)]
+        base_url: Option<String>,
+        /// Output folder (default: out/<connector name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Only these models, comma-separated (and the streams they need).
+        #[arg(long, value_delimiter = ',')]
+        models: Option<Vec<String>>,
+        /// Replays the connector's bundled sample data: no credentials, no network.
+        #[arg(long)]
+        sandbox: bool,
+        /// Namespace of ids (two tenants of one vendor never share ids).
+        #[arg(long, default_value = "default")]
+        integration: String,
+        /// Records every HTTP exchange into this cassette file (for sandbox data and tests).
+        #[arg(long, value_name = "FILE")]
+        record: Option<PathBuf>,
+    },
+    /// Compiles connectors and prints every problem with file:line:column.
+    Validate {
+        /// Connector files.
+        #[arg(required = true)]
+        specs: Vec<PathBuf>,
+    },
+    /// Writes the editor schema of connector files (for yaml-language-server).
+    Schema {
+        /// Where to write it.
+        #[arg(long, default_value = "schemas/connector.schema.json")]
+        out: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    match cli.command {
+        Command::Validate { specs } => validate(&specs),
+        Command::Schema { out } => match write_schema(&out) {
+            Ok(()) => {
+                println!("wrote {}", out.display());
+                ExitCode::from(EXIT_OK)
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(EXIT_FAILED)
+            }
+        },
+        Command::Run {
+            spec,
+            base_url,
+            out,
+            models,
+            sandbox,
+            integration,
+            record,
+        } => run_cmd(spec, base_url, out, models, sandbox, integration, record),
+    }
+}
+
+fn validate(specs: &[PathBuf]) -> ExitCode {
+    let mut failed = false;
+    for s in specs {
+        match compile::compile_file(s) {
+            Ok(plan) => println!(
+                "{}: ok ({} streams, {} models)",
+                s.display(),
+                plan.streams.len(),
+                plan.models.len()
+            ),
+            Err(e) => {
+                failed = true;
+                for d in e.diagnostics() {
+                    eprintln!("{d}");
+                }
+            }
+        }
+    }
+    ExitCode::from(if failed { EXIT_SPEC } else { EXIT_OK })
+}
+
+fn write_schema(out: &Path) -> anyhow::Result<()> {
+    let text = mapper::spec::editor_schema();
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(out, text).with_context(|| format!("writing {}", out.display()))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_cmd(
+    spec: PathBuf,
+    base_url: Option<String>,
+    out: Option<PathBuf>,
+    models: Option<Vec<String>>,
+    sandbox: bool,
+    integration: String,
+    record: Option<PathBuf>,
+) -> ExitCode {
+    let plan = match compile::compile_file(&spec) {
+        Ok(p) => Arc::new(p),
+        Err(e) => {
+            report_compile_error(&e);
+            return ExitCode::from(EXIT_SPEC);
+        }
+    };
+    let base_url = match base_url
+        .map(|b| url::Url::parse(&b).map_err(|e| format!("--base-url {b}: {e}")))
+        .transpose()
+    {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_SPEC);
+        }
+    };
+    if sandbox && record.is_some() {
+        eprintln!(
+            "error: --record records network exchanges; it cannot be combined with --sandbox"
+        );
+        return ExitCode::from(EXIT_SPEC);
+    }
+    let mut opts = RunOptions::new(out.unwrap_or_else(|| PathBuf::from("out").join(&plan.name)));
+    opts.base_url = base_url;
+    opts.models = models;
+    opts.sandbox = sandbox;
+    opts.integration = integration;
+    opts.record = record;
+    opts.progress = std::io::stderr().is_terminal();
+    let out_dir = opts.out_dir.clone();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    match rt.block_on(run::run(plan.clone(), opts)) {
+        Ok(report) => {
+            print_summary(&report, &out_dir);
+            match report.status {
+                Status::Success => ExitCode::from(EXIT_OK),
+                Status::CompletedWithInvalidRecords => ExitCode::from(EXIT_INVALID_RECORDS),
+                Status::Failed => {
+                    eprintln!(
+                        "error: run failed: {}",
+                        report.error.as_deref().unwrap_or("unknown error")
+                    );
+                    ExitCode::from(EXIT_FAILED)
+                }
+            }
+        }
+        Err(e @ (RunError::Usage(_) | RunError::Spec(_))) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_SPEC)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}
+
+fn report_compile_error(e: &CompileError) {
+    for d in e.diagnostics() {
+        eprintln!("{d}");
+    }
+}
+
+fn print_summary(report: &run::output::Report, out_dir: &Path) {
+    let width = report
+        .models
+        .keys()
+        .map(|k| k.len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    println!(
+        "{:width$}  {:>9}  {:>7}  {:>8}  {:>7}",
+        "model", "written", "invalid", "requests", "retries"
+    );
+    for (name, m) in &report.models {
+        println!(
+            "{name:width$}  {:>9}  {:>7}  {:>8}  {:>7}{}",
+            m.written,
+            m.invalid,
+            m.requests,
+            m.retries,
+            if m.complete { "" } else { "  (incomplete)" }
+        );
+    }
+    println!(
+        "{} requests, {} retries in {:.1}s; status {}; output in {}",
+        report.requests,
+        report.retries,
+        report.duration_ms as f64 / 1000.0,
+        serde_json::to_value(report.status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        out_dir.display()
+    );
+}

@@ -16,7 +16,10 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
         }
     });
     env.add_filter("nonempty", |v: MjValue| -> MjValue {
-        let empty = v.is_none() || v.is_undefined() || v.as_str().is_some_and(|s| s.trim().is_empty()) || v.len() == Some(0);
+        let empty = v.is_none()
+            || v.is_undefined()
+            || v.as_str().is_some_and(|s| s.trim().is_empty())
+            || v.len() == Some(0);
         if empty { MjValue::from(()) } else { v }
     });
     env
@@ -36,7 +39,8 @@ pub fn normalize_datetime(s: &str) -> Option<String> {
         }
     };
     let dt = dt.to_offset(time::UtcOffset::UTC);
-    let f = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    let f =
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
     dt.format(f).ok()
 }
 
@@ -58,7 +62,10 @@ impl Expr {
         let compiled = ENV
             .compile_expression_owned(text.to_owned())
             .map_err(|e| format!("invalid expression `{text}`: {}", mj_message(&e)))?;
-        Ok(Expr { text: text.to_owned(), compiled })
+        Ok(Expr {
+            text: text.to_owned(),
+            compiled,
+        })
     }
 
     /// The source text.
@@ -74,7 +81,9 @@ impl Expr {
 
     /// Evaluates to a minijinja value.
     pub fn eval_raw(&self, ctx: &MjValue) -> Result<MjValue, String> {
-        self.compiled.eval(ctx.clone()).map_err(|e| format!("expression `{}` failed: {}", self.text, mj_message(&e)))
+        self.compiled
+            .eval(ctx.clone())
+            .map_err(|e| format!("expression `{}` failed: {}", self.text, mj_message(&e)))
     }
 
     /// Evaluates to a truth value (for filters).
@@ -119,7 +128,9 @@ impl Template {
     /// Parses a template; only `{{ }}` blocks are allowed.
     pub fn compile(text: &str) -> Result<Template, String> {
         if text.contains("{%") || text.contains("{#") {
-            return Err(format!("template `{text}`: only `{{{{ expression }}}}` blocks are supported (no `{{% %}}` statements or comments)"));
+            return Err(format!(
+                "template `{text}`: only `{{{{ expression }}}}` blocks are supported (no `{{% %}}` statements or comments)"
+            ));
         }
         let mut parts = Vec::new();
         let mut rest = text;
@@ -128,7 +139,9 @@ impl Template {
                 parts.push(Part::Lit(rest[..start].to_owned()));
             }
             let after = &rest[start + 2..];
-            let end = after.find("}}").ok_or_else(|| format!("template `{text}`: `{{{{` without closing `}}}}`"))?;
+            let end = after
+                .find("}}")
+                .ok_or_else(|| format!("template `{text}`: `{{{{` without closing `}}}}`"))?;
             let inner = after[..end].trim();
             if inner.is_empty() {
                 return Err(format!("template `{text}`: empty `{{{{ }}}}`"));
@@ -139,7 +152,10 @@ impl Template {
         if !rest.is_empty() {
             parts.push(Part::Lit(rest.to_owned()));
         }
-        Ok(Template { text: text.to_owned(), parts })
+        Ok(Template {
+            text: text.to_owned(),
+            parts,
+        })
     }
 
     /// The source text.
@@ -195,12 +211,18 @@ impl Template {
 impl Expr {
     /// Names of the top-level variables the expression reads.
     pub fn variables(&self) -> Vec<String> {
-        self.compiled.undeclared_variables(false).into_iter().collect()
+        self.compiled
+            .undeclared_variables(false)
+            .into_iter()
+            .collect()
     }
 
     /// Dotted variable paths the expression reads (`inputs.api_key`).
     pub fn nested_variables(&self) -> Vec<String> {
-        self.compiled.undeclared_variables(true).into_iter().collect()
+        self.compiled
+            .undeclared_variables(true)
+            .into_iter()
+            .collect()
     }
 }
 
@@ -237,16 +259,34 @@ mod tests {
         let ctx = context!(parent => MjValue::from(minijinja::value::Serde(serde_json::json!({"id": "j 1"}))));
         assert_eq!(t.render(&ctx).unwrap(), "/jobs/j 1/stages");
         assert!(Template::compile("{{ a +").unwrap_err().contains("closing"));
-        assert!(Template::compile("{{ a + }}").unwrap_err().contains("invalid expression"));
+        assert!(
+            Template::compile("{{ a + }}")
+                .unwrap_err()
+                .contains("invalid expression")
+        );
         assert!(Template::compile("{% if a %}x{% endif %}").is_err());
-        assert_eq!(Template::compile("{{ inputs.key }}").unwrap().nested_variables(), vec!["inputs.key".to_string()]);
+        assert_eq!(
+            Template::compile("{{ inputs.key }}")
+                .unwrap()
+                .nested_variables(),
+            vec!["inputs.key".to_string()]
+        );
     }
 
     #[test]
     fn datetimes_normalise_to_utc_millis() {
-        assert_eq!(normalize_datetime("2024-04-02T10:30:44+02:00").unwrap(), "2024-04-02T08:30:44.000Z");
-        assert_eq!(normalize_datetime("2024-04-02").unwrap(), "2024-04-02T00:00:00.000Z");
-        assert_eq!(normalize_datetime("2024-04-02T08:30:44.5Z").unwrap(), "2024-04-02T08:30:44.500Z");
+        assert_eq!(
+            normalize_datetime("2024-04-02T10:30:44+02:00").unwrap(),
+            "2024-04-02T08:30:44.000Z"
+        );
+        assert_eq!(
+            normalize_datetime("2024-04-02").unwrap(),
+            "2024-04-02T00:00:00.000Z"
+        );
+        assert_eq!(
+            normalize_datetime("2024-04-02T08:30:44.5Z").unwrap(),
+            "2024-04-02T08:30:44.500Z"
+        );
         assert!(normalize_datetime("yesterday").is_none());
     }
 }

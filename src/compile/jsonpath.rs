@@ -37,7 +37,10 @@ impl JsonPath {
             Some(steps) => Kind::Simple(steps),
             None => Kind::Full(Box::new(full)),
         };
-        Ok(JsonPath { text: t.to_owned(), kind })
+        Ok(JsonPath {
+            text: t.to_owned(),
+            kind,
+        })
     }
 
     /// The source text.
@@ -121,7 +124,12 @@ fn simple_steps(t: &str) -> Option<Vec<Step>> {
                 }
                 let start = i + 1;
                 let mut j = start;
-                while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_' || b[j] == b'-' || b[j] >= 0x80) {
+                while j < b.len()
+                    && (b[j].is_ascii_alphanumeric()
+                        || b[j] == b'_'
+                        || b[j] == b'-'
+                        || b[j] >= 0x80)
+                {
                     j += 1;
                 }
                 if j == start {
@@ -138,7 +146,8 @@ fn simple_steps(t: &str) -> Option<Vec<Step>> {
                 } else if let Ok(n) = inner.parse::<i64>() {
                     steps.push(Step::Index(n));
                 } else if inner.len() >= 2
-                    && ((inner.starts_with('\'') && inner.ends_with('\'')) || (inner.starts_with('"') && inner.ends_with('"')))
+                    && ((inner.starts_with('\'') && inner.ends_with('\''))
+                        || (inner.starts_with('"') && inner.ends_with('"')))
                 {
                     let name = &inner[1..inner.len() - 1];
                     if name.contains(['\\', '\'', '"']) {
@@ -164,23 +173,46 @@ mod tests {
     #[test]
     fn simple_and_full_paths_agree() {
         let v = json!({"a": {"b": [1, 2, {"c": "x"}]}, "items": [{"id": 1}, {"id": 2}], "k-y": 3});
-        let cases = ["$.a.b[2].c", "$.items[*].id", "$['a']['b'][0]", "$.a.b[-1].c", "$.missing.x", "$[\"k-y\"]", "$"];
+        let cases = [
+            "$.a.b[2].c",
+            "$.items[*].id",
+            "$['a']['b'][0]",
+            "$.a.b[-1].c",
+            "$.missing.x",
+            "$[\"k-y\"]",
+            "$",
+        ];
         for c in cases {
             let p = JsonPath::parse(c).unwrap();
             assert!(matches!(p.kind, Kind::Simple(_)), "{c} should be simple");
             let full = jsonpath_rust::parser::parse_json_path(c).unwrap();
-            let expected: Vec<&Value> = jsonpath_rust::query::js_path_process(&full, &v).unwrap().into_iter().map(|r| r.val()).collect();
+            let expected: Vec<&Value> = jsonpath_rust::query::js_path_process(&full, &v)
+                .unwrap()
+                .into_iter()
+                .map(|r| r.val())
+                .collect();
             assert_eq!(p.find(&v), expected, "{c}");
         }
         let filtered = JsonPath::parse("$.items[?(@.id > 1)].id").unwrap();
         assert!(!filtered.is_singular());
         assert_eq!(filtered.find(&v), vec![&json!(2)]);
-        assert_eq!(JsonPath::parse("$.items[0].id").unwrap().first(&v), Some(&json!(1)));
+        assert_eq!(
+            JsonPath::parse("$.items[0].id").unwrap().first(&v),
+            Some(&json!(1))
+        );
     }
 
     #[test]
     fn bad_paths_are_reported() {
-        assert!(JsonPath::parse("items").unwrap_err().contains("must start with `$`"));
-        assert!(JsonPath::parse("$.items[").unwrap_err().contains("invalid JSONPath"));
+        assert!(
+            JsonPath::parse("items")
+                .unwrap_err()
+                .contains("must start with `$`")
+        );
+        assert!(
+            JsonPath::parse("$.items[")
+                .unwrap_err()
+                .contains("invalid JSONPath")
+        );
     }
 }

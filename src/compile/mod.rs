@@ -8,7 +8,9 @@ pub mod schema;
 
 pub use plan::*;
 
-use crate::spec::{self, AuthSpec, FieldDef, FieldSpec, LoadError, PaginationSpec, SourceMap, Spec};
+use crate::spec::{
+    self, AuthSpec, FieldDef, FieldSpec, LoadError, PaginationSpec, SourceMap, Spec,
+};
 use expr::{Expr, Template};
 use jsonpath::JsonPath;
 use serde_json::Value;
@@ -59,11 +61,28 @@ impl CompileError {
     pub fn diagnostics(&self) -> Vec<Diagnostic> {
         match self {
             CompileError::Invalid(d) => d.clone(),
-            CompileError::Load(LoadError::Yaml { file, pos, path, message }) => {
-                vec![Diagnostic { file: file.clone(), line: pos.line, col: pos.col, path: path.clone(), message: message.clone() }]
+            CompileError::Load(LoadError::Yaml {
+                file,
+                pos,
+                path,
+                message,
+            }) => {
+                vec![Diagnostic {
+                    file: file.clone(),
+                    line: pos.line,
+                    col: pos.col,
+                    path: path.clone(),
+                    message: message.clone(),
+                }]
             }
             CompileError::Load(e @ LoadError::Io { file, .. }) => {
-                vec![Diagnostic { file: file.clone(), line: 0, col: 0, path: String::new(), message: e.to_string() }]
+                vec![Diagnostic {
+                    file: file.clone(),
+                    line: 0,
+                    col: 0,
+                    path: String::new(),
+                    message: e.to_string(),
+                }]
             }
         }
     }
@@ -77,7 +96,11 @@ pub fn compile_file(path: &Path) -> Result<Plan, CompileError> {
 
 /// Compiles a loaded spec. `file` locates relative paths (the sandbox cassette).
 pub fn compile(spec: &Spec, map: &SourceMap, file: &Path) -> Result<Plan, Vec<Diagnostic>> {
-    let mut c = Compiler { map, diags: Vec::new(), inputs: spec.inputs.keys().cloned().collect() };
+    let mut c = Compiler {
+        map,
+        diags: Vec::new(),
+        inputs: spec.inputs.keys().cloned().collect(),
+    };
     let plan = c.plan(spec, file);
     if c.diags.is_empty() {
         Ok(plan.expect("a plan when there are no diagnostics"))
@@ -91,7 +114,16 @@ pub fn compile(spec: &Spec, map: &SourceMap, file: &Path) -> Result<Plan, Vec<Di
 /// Variables each kind of template may read.
 const REQUEST_VARS: &[&str] = &["inputs", "parent", "parents", "vars", "page"];
 const RECORD_VARS: &[&str] = &["inputs", "record", "parent", "parents", "vars", "item"];
-const MJ_GLOBALS: &[&str] = &["range", "dict", "namespace", "debug", "none", "true", "false", "loop"];
+const MJ_GLOBALS: &[&str] = &[
+    "range",
+    "dict",
+    "namespace",
+    "debug",
+    "none",
+    "true",
+    "false",
+    "loop",
+];
 
 struct Compiler<'a> {
     map: &'a SourceMap,
@@ -102,25 +134,53 @@ struct Compiler<'a> {
 impl Compiler<'_> {
     fn err(&mut self, path: &str, message: impl Into<String>) {
         let pos = self.map.pos(path);
-        self.diags.push(Diagnostic { file: self.map.file.clone(), line: pos.line, col: pos.col, path: path.to_owned(), message: message.into() });
+        self.diags.push(Diagnostic {
+            file: self.map.file.clone(),
+            line: pos.line,
+            col: pos.col,
+            path: path.to_owned(),
+            message: message.into(),
+        });
     }
 
     fn err_key(&mut self, path: &str, message: impl Into<String>) {
         let pos = self.map.key_pos(path);
-        self.diags.push(Diagnostic { file: self.map.file.clone(), line: pos.line, col: pos.col, path: path.to_owned(), message: message.into() });
+        self.diags.push(Diagnostic {
+            file: self.map.file.clone(),
+            line: pos.line,
+            col: pos.col,
+            path: path.to_owned(),
+            message: message.into(),
+        });
     }
 
-    fn check_vars(&mut self, path: &str, what: &str, top: Vec<String>, nested: Vec<String>, allowed: &[&str]) {
+    fn check_vars(
+        &mut self,
+        path: &str,
+        what: &str,
+        top: Vec<String>,
+        nested: Vec<String>,
+        allowed: &[&str],
+    ) {
         for v in top {
             if !allowed.contains(&v.as_str()) && !MJ_GLOBALS.contains(&v.as_str()) {
-                self.err(path, format!("{what} reads unknown variable `{v}` (available: {})", allowed.join(", ")));
+                self.err(
+                    path,
+                    format!(
+                        "{what} reads unknown variable `{v}` (available: {})",
+                        allowed.join(", ")
+                    ),
+                );
             }
         }
         for v in nested {
             if let Some(rest) = v.strip_prefix("inputs.") {
                 let name = rest.split('.').next().unwrap_or(rest);
                 if !self.inputs.contains(name) {
-                    self.err(path, format!("{what} reads `inputs.{name}`, which `inputs` does not declare"));
+                    self.err(
+                        path,
+                        format!("{what} reads `inputs.{name}`, which `inputs` does not declare"),
+                    );
                 }
             }
         }
@@ -129,7 +189,13 @@ impl Compiler<'_> {
     fn template(&mut self, path: &str, text: &str, allowed: &[&str]) -> Option<Template> {
         match Template::compile(text) {
             Ok(t) => {
-                self.check_vars(path, "template", t.variables(), t.nested_variables(), allowed);
+                self.check_vars(
+                    path,
+                    "template",
+                    t.variables(),
+                    t.nested_variables(),
+                    allowed,
+                );
                 Some(t)
             }
             Err(e) => {
@@ -142,7 +208,13 @@ impl Compiler<'_> {
     fn expr(&mut self, path: &str, text: &str, allowed: &[&str]) -> Option<Expr> {
         match Expr::compile(text) {
             Ok(e) => {
-                self.check_vars(path, "expression", e.variables(), e.nested_variables(), allowed);
+                self.check_vars(
+                    path,
+                    "expression",
+                    e.variables(),
+                    e.nested_variables(),
+                    allowed,
+                );
                 Some(e)
             }
             Err(e) => {
@@ -160,25 +232,48 @@ impl Compiler<'_> {
         if text.trim_start().starts_with('$') {
             self.jsonpath(path, text).map(KeyExpr::Path)
         } else if text.contains("{{") {
-            self.template(path, text, RECORD_VARS).map(KeyExpr::Template)
+            self.template(path, text, RECORD_VARS)
+                .map(KeyExpr::Template)
         } else {
-            self.err(path, format!("`{text}` is neither a JSONPath (`$...`) nor a template (`{{{{ ... }}}}`)"));
+            self.err(
+                path,
+                format!("`{text}` is neither a JSONPath (`$...`) nor a template (`{{{{ ... }}}}`)"),
+            );
             None
         }
     }
 
     fn plan(&mut self, spec: &Spec, file: &Path) -> Option<Plan> {
-        if spec.name.is_empty() || !spec.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
-            self.err("name", format!("connector name `{}` must match [a-z0-9_]+", spec.name));
+        if spec.name.is_empty()
+            || !spec
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            self.err(
+                "name",
+                format!("connector name `{}` must match [a-z0-9_]+", spec.name),
+            );
         }
         let base_url = match url::Url::parse(&spec.base_url) {
-            Ok(u) if (u.scheme() == "https" || u.scheme() == "http") && u.host().is_some() => Some(u),
+            Ok(u) if (u.scheme() == "https" || u.scheme() == "http") && u.host().is_some() => {
+                Some(u)
+            }
             Ok(_) => {
-                self.err("base_url", format!("base_url `{}` must be an absolute http(s) URL", spec.base_url));
+                self.err(
+                    "base_url",
+                    format!(
+                        "base_url `{}` must be an absolute http(s) URL",
+                        spec.base_url
+                    ),
+                );
                 None
             }
             Err(e) => {
-                self.err("base_url", format!("base_url `{}` is not a URL: {e}", spec.base_url));
+                self.err(
+                    "base_url",
+                    format!("base_url `{}` is not a URL: {e}", spec.base_url),
+                );
                 None
             }
         };
@@ -186,9 +281,18 @@ impl Compiler<'_> {
         for (name, i) in &spec.inputs {
             let p = format!("inputs.{name}");
             if i.env.is_empty() || !i.env.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                self.err(&format!("{p}.env"), format!("`{}` is not an environment variable name", i.env));
+                self.err(
+                    &format!("{p}.env"),
+                    format!("`{}` is not an environment variable name", i.env),
+                );
             }
-            inputs.push(Input { name: name.clone(), env: i.env.clone(), secret: i.secret.unwrap_or(true), default: i.default.clone(), sandbox: i.sandbox.clone() });
+            inputs.push(Input {
+                name: name.clone(),
+                env: i.env.clone(),
+                secret: i.secret.unwrap_or(true),
+                default: i.default.clone(),
+                sandbox: i.sandbox.clone(),
+            });
         }
         let auth = spec.auth.as_ref().and_then(|a| self.auth("auth", a));
         let headers = self.headers("headers", &spec.headers);
@@ -211,7 +315,10 @@ impl Compiler<'_> {
         let sandbox = spec.sandbox.as_ref().map(|s| {
             let p = file.parent().unwrap_or(Path::new(".")).join(&s.cassette);
             if !p.is_file() {
-                self.err("sandbox.cassette", format!("cassette `{}` not found", p.display()));
+                self.err(
+                    "sandbox.cassette",
+                    format!("cassette `{}` not found", p.display()),
+                );
             }
             p
         });
@@ -219,25 +326,61 @@ impl Compiler<'_> {
         // Streams: names first, so references can be resolved in any order.
         let names: Vec<String> = spec.streams.keys().cloned().collect();
         let lookup_names: Vec<String> = spec.lookups.keys().cloned().collect();
-        let emitted: HashSet<String> = spec.streams.values().filter_map(|s| s.model.clone()).collect();
-        let env = Names { streams: &names, lookups: &lookup_names, emitted: &emitted };
+        let emitted: HashSet<String> = spec
+            .streams
+            .values()
+            .filter_map(|s| s.model.clone())
+            .collect();
+        let env = Names {
+            streams: &names,
+            lookups: &lookup_names,
+            emitted: &emitted,
+        };
 
         let mut lookups = Vec::new();
         for (name, l) in &spec.lookups {
             let p = format!("lookups.{name}");
             let stream = names.iter().position(|n| n == &l.stream);
             if stream.is_none() {
-                self.err(&format!("{p}.stream"), format!("unknown stream `{}`", l.stream));
+                self.err(
+                    &format!("{p}.stream"),
+                    format!("unknown stream `{}`", l.stream),
+                );
             }
             let key = self.key_expr(&format!("{p}.key"), &l.key);
-            let value = l.value.as_ref().and_then(|v| self.value_map(&format!("{p}.value"), v, &env, None, false));
-            let where_ = l.where_.as_ref().and_then(|w| self.expr(&format!("{p}.where"), w, RECORD_VARS));
-            let order_by = l.order_by.as_ref().and_then(|o| self.key_expr(&format!("{p}.order_by"), o));
+            let value = l
+                .value
+                .as_ref()
+                .and_then(|v| self.value_map(&format!("{p}.value"), v, &env, None, false));
+            let where_ = l
+                .where_
+                .as_ref()
+                .and_then(|w| self.expr(&format!("{p}.where"), w, RECORD_VARS));
+            let order_by = l
+                .order_by
+                .as_ref()
+                .and_then(|o| self.key_expr(&format!("{p}.order_by"), o));
             if let (Some(stream), Some(key)) = (stream, key) {
-                lookups.push(Lookup { name: name.clone(), stream, key, value, where_, order_by, keep: l.keep.unwrap_or(spec::Keep::First) });
+                lookups.push(Lookup {
+                    name: name.clone(),
+                    stream,
+                    key,
+                    value,
+                    where_,
+                    order_by,
+                    keep: l.keep.unwrap_or(spec::Keep::First),
+                });
             } else {
                 // keep indexes aligned with names
-                lookups.push(Lookup { name: name.clone(), stream: 0, key: KeyExpr::Template(Template::compile("").ok()?), value: None, where_: None, order_by: None, keep: spec::Keep::First });
+                lookups.push(Lookup {
+                    name: name.clone(),
+                    stream: 0,
+                    key: KeyExpr::Template(Template::compile("").ok()?),
+                    value: None,
+                    where_: None,
+                    order_by: None,
+                    keep: spec::Keep::First,
+                });
             }
         }
 
@@ -276,7 +419,13 @@ impl Compiler<'_> {
         let order = match topo_order(&streams) {
             Ok(o) => o,
             Err(cycle) => {
-                self.err(&format!("streams.{}", streams[cycle].name), format!("stream `{}` depends on itself (through for_each, from or a lookup)", streams[cycle].name));
+                self.err(
+                    &format!("streams.{}", streams[cycle].name),
+                    format!(
+                        "stream `{}` depends on itself (through for_each, from or a lookup)",
+                        streams[cycle].name
+                    ),
+                );
                 return None;
             }
         };
@@ -300,8 +449,16 @@ impl Compiler<'_> {
         }
         let models = schema::model_names()
             .filter_map(|m| {
-                let ids: Vec<StreamId> = streams.iter().enumerate().filter(|(_, s)| s.output.as_ref().is_some_and(|o| o.model.name == m)).map(|(i, _)| i).collect();
-                (!ids.is_empty()).then(|| ModelInfo { name: schema::model(m).unwrap().name, streams: ids })
+                let ids: Vec<StreamId> = streams
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| s.output.as_ref().is_some_and(|o| o.model.name == m))
+                    .map(|(i, _)| i)
+                    .collect();
+                (!ids.is_empty()).then(|| ModelInfo {
+                    name: schema::model(m).unwrap().name,
+                    streams: ids,
+                })
             })
             .collect();
         if !self.diags.is_empty() {
@@ -326,7 +483,11 @@ impl Compiler<'_> {
         })
     }
 
-    fn headers(&mut self, path: &str, h: &indexmap::IndexMap<String, String>) -> Vec<(String, Template)> {
+    fn headers(
+        &mut self,
+        path: &str,
+        h: &indexmap::IndexMap<String, String>,
+    ) -> Vec<(String, Template)> {
         let mut out = Vec::new();
         for (k, v) in h {
             let p = format!("{path}.{k}");
@@ -345,12 +506,21 @@ impl Compiler<'_> {
         if let Some(r) = l.requests_per_second
             && !(r > 0.0 && r.is_finite())
         {
-            self.err(&format!("{path}.requests_per_second"), "requests_per_second must be a positive number");
+            self.err(
+                &format!("{path}.requests_per_second"),
+                "requests_per_second must be a positive number",
+            );
         }
         if l.max_concurrency == Some(0) {
-            self.err(&format!("{path}.max_concurrency"), "max_concurrency must be at least 1");
+            self.err(
+                &format!("{path}.max_concurrency"),
+                "max_concurrency must be at least 1",
+            );
         }
-        Limits { requests_per_second: l.requests_per_second.filter(|r| *r > 0.0 && r.is_finite()), max_concurrency: l.max_concurrency.filter(|c| *c > 0) }
+        Limits {
+            requests_per_second: l.requests_per_second.filter(|r| *r > 0.0 && r.is_finite()),
+            max_concurrency: l.max_concurrency.filter(|c| *c > 0),
+        }
     }
 
     fn auth(&mut self, path: &str, a: &AuthSpec) -> Option<Auth> {
@@ -360,9 +530,13 @@ impl Compiler<'_> {
                 if headers.is_empty() {
                     self.err(path, "api_key auth needs at least one header");
                 }
-                Auth::ApiKey { headers: self.headers(&format!("{path}.headers"), headers) }
+                Auth::ApiKey {
+                    headers: self.headers(&format!("{path}.headers"), headers),
+                }
             }
-            AuthSpec::Bearer { token } => Auth::Bearer { token: self.template(&format!("{path}.token"), token, v)? },
+            AuthSpec::Bearer { token } => Auth::Bearer {
+                token: self.template(&format!("{path}.token"), token, v)?,
+            },
             AuthSpec::Basic { username, password } => Auth::Basic {
                 username: self.template(&format!("{path}.username"), username, v)?,
                 password: match password {
@@ -370,7 +544,14 @@ impl Compiler<'_> {
                     None => None,
                 },
             },
-            AuthSpec::Oauth2ClientCredentials { token_url, client_id, client_secret, scopes, client_auth, extra_params } => Auth::OAuth2 {
+            AuthSpec::Oauth2ClientCredentials {
+                token_url,
+                client_id,
+                client_secret,
+                scopes,
+                client_auth,
+                extra_params,
+            } => Auth::OAuth2 {
                 token_url: self.template(&format!("{path}.token_url"), token_url, v)?,
                 client_id: self.template(&format!("{path}.client_id"), client_id, v)?,
                 client_secret: self.template(&format!("{path}.client_secret"), client_secret, v)?,
@@ -382,7 +563,11 @@ impl Compiler<'_> {
                 if options.is_empty() {
                     self.err(path, "any_of needs at least one option");
                 }
-                let opts: Vec<Auth> = options.iter().enumerate().filter_map(|(i, o)| self.auth(&format!("{path}.options[{i}]"), o)).collect();
+                let opts: Vec<Auth> = options
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, o)| self.auth(&format!("{path}.options[{i}]"), o))
+                    .collect();
                 Auth::AnyOf(opts)
             }
         })
@@ -390,7 +575,9 @@ impl Compiler<'_> {
 
     fn selector(&mut self, path: &str, s: &spec::Selector) -> Option<Selector> {
         let parts = match s {
-            spec::Selector::Path(p) => vec![(self.jsonpath(path, p)?, Arc::new(serde_json::Map::new()))],
+            spec::Selector::Path(p) => {
+                vec![(self.jsonpath(path, p)?, Arc::new(serde_json::Map::new()))]
+            }
             spec::Selector::Many(parts) => {
                 let mut out = Vec::new();
                 for (i, part) in parts.iter().enumerate() {
@@ -410,12 +597,29 @@ impl Compiler<'_> {
     fn pagination(&mut self, path: &str, p: &PaginationSpec) -> Pagination {
         match p {
             PaginationSpec::None => Pagination::None,
-            PaginationSpec::Cursor { cursor, param, stop_on_empty } => match self.jsonpath(&format!("{path}.cursor"), cursor) {
-                Some(c) => Pagination::Cursor { cursor: c, param: param.clone(), stop_on_empty: stop_on_empty.unwrap_or(true) },
+            PaginationSpec::Cursor {
+                cursor,
+                param,
+                stop_on_empty,
+            } => match self.jsonpath(&format!("{path}.cursor"), cursor) {
+                Some(c) => Pagination::Cursor {
+                    cursor: c,
+                    param: param.clone(),
+                    stop_on_empty: stop_on_empty.unwrap_or(true),
+                },
                 None => Pagination::None,
             },
-            PaginationSpec::LinkHeader { page_size } => Pagination::LinkHeader { page_size: *page_size },
-            PaginationSpec::PageNumber { param, start, size_param, size, total_pages, follow_link } => {
+            PaginationSpec::LinkHeader { page_size } => Pagination::LinkHeader {
+                page_size: *page_size,
+            },
+            PaginationSpec::PageNumber {
+                param,
+                start,
+                size_param,
+                size,
+                total_pages,
+                follow_link,
+            } => {
                 if *size == 0 {
                     self.err(&format!("{path}.size"), "size must be at least 1");
                 }
@@ -424,11 +628,18 @@ impl Compiler<'_> {
                     start: start.unwrap_or(1),
                     size_param: size_param.clone(),
                     size: *size,
-                    total_pages: total_pages.as_ref().and_then(|t| self.jsonpath(&format!("{path}.total_pages"), t)),
+                    total_pages: total_pages
+                        .as_ref()
+                        .and_then(|t| self.jsonpath(&format!("{path}.total_pages"), t)),
                     follow_link: follow_link.unwrap_or(false),
                 }
             }
-            PaginationSpec::Offset { offset_param, limit_param, limit, total } => {
+            PaginationSpec::Offset {
+                offset_param,
+                limit_param,
+                limit,
+                total,
+            } => {
                 if *limit == 0 {
                     self.err(&format!("{path}.limit"), "limit must be at least 1");
                 }
@@ -436,35 +647,67 @@ impl Compiler<'_> {
                     offset_param: offset_param.clone(),
                     limit_param: limit_param.clone(),
                     limit: *limit,
-                    total: total.as_ref().and_then(|t| self.jsonpath(&format!("{path}.total"), t)),
+                    total: total
+                        .as_ref()
+                        .and_then(|t| self.jsonpath(&format!("{path}.total"), t)),
                 }
             }
         }
     }
 
-    fn stream(&mut self, name: &str, s: &spec::StreamSpec, spec: &Spec, env: &Names) -> Option<Stream> {
+    fn stream(
+        &mut self,
+        name: &str,
+        s: &spec::StreamSpec,
+        spec: &Spec,
+        env: &Names,
+    ) -> Option<Stream> {
         let p = format!("streams.{name}");
-        let sources = [s.request.is_some(), s.from.is_some(), s.static_.is_some()].iter().filter(|x| **x).count();
+        let sources = [s.request.is_some(), s.from.is_some(), s.static_.is_some()]
+            .iter()
+            .filter(|x| **x)
+            .count();
         if sources != 1 {
-            self.err(&p, "a stream needs exactly one of `request`, `from` or `static`");
+            self.err(
+                &p,
+                "a stream needs exactly one of `request`, `from` or `static`",
+            );
         }
         let stream_ref = |c: &mut Self, field: &str, target: &str| -> Option<StreamId> {
             let id = env.streams.iter().position(|n| n == target);
             if id.is_none() {
-                c.err(&format!("{p}.{field}"), format!("unknown stream `{target}` (streams: {})", env.streams.join(", ")));
+                c.err(
+                    &format!("{p}.{field}"),
+                    format!(
+                        "unknown stream `{target}` (streams: {})",
+                        env.streams.join(", ")
+                    ),
+                );
             }
             id
         };
         let mut deps = Vec::new();
         let source = if let Some(req) = &s.request {
             if s.explode.is_some() {
-                self.err(&format!("{p}.explode"), "`explode` goes with `from`; an HTTP stream selects with `records`");
+                self.err(
+                    &format!("{p}.explode"),
+                    "`explode` goes with `from`; an HTTP stream selects with `records`",
+                );
             }
-            let for_each = s.for_each.as_ref().and_then(|f| stream_ref(self, "for_each", f));
+            let for_each = s
+                .for_each
+                .as_ref()
+                .and_then(|f| stream_ref(self, "for_each", f));
             if let Some(f) = for_each {
                 deps.push(f);
             }
-            let method = match req.method.as_deref().unwrap_or("GET").to_ascii_uppercase().parse::<reqwest::Method>() {
+            let method = match req
+                .method
+                .as_deref()
+                .unwrap_or("GET")
+                .to_ascii_uppercase()
+                .parse::<reqwest::Method>()
+            {
                 Ok(m) => m,
                 Err(_) => {
                     self.err(&format!("{p}.request.method"), "not an HTTP method");
@@ -483,24 +726,39 @@ impl Compiler<'_> {
                     spec::QueryValue::One(x) => vec![x.text()],
                     spec::QueryValue::Many(xs) => xs.iter().map(|x| x.text()).collect(),
                 };
-                let ts: Vec<Template> = vals.iter().filter_map(|t| self.template(&qp, t, REQUEST_VARS)).collect();
+                let ts: Vec<Template> = vals
+                    .iter()
+                    .filter_map(|t| self.template(&qp, t, REQUEST_VARS))
+                    .collect();
                 query.push((k.clone(), ts));
             }
             let headers = self.headers(&format!("{rp}.headers"), &req.headers);
             let records = match &s.records {
                 Some(r) => self.selector(&format!("{p}.records"), r),
-                None => Some(Selector { parts: vec![(JsonPath::parse("$[*]").unwrap(), Arc::new(Default::default()))] }),
+                None => Some(Selector {
+                    parts: vec![(
+                        JsonPath::parse("$[*]").unwrap(),
+                        Arc::new(Default::default()),
+                    )],
+                }),
             };
             let pagination = match s.pagination.as_ref().or(spec.pagination.as_ref()) {
                 Some(pg) => {
-                    let pp = if s.pagination.is_some() { format!("{p}.pagination") } else { "pagination".into() };
+                    let pp = if s.pagination.is_some() {
+                        format!("{p}.pagination")
+                    } else {
+                        "pagination".into()
+                    };
                     self.pagination(&pp, pg)
                 }
                 None => Pagination::None,
             };
             let limits = self.limits(&format!("{p}.rate_limit"), s.rate_limit.as_ref());
             if s.concurrency == Some(0) {
-                self.err(&format!("{p}.concurrency"), "concurrency must be at least 1");
+                self.err(
+                    &format!("{p}.concurrency"),
+                    "concurrency must be at least 1",
+                );
             }
             Source::Http(Box::new(HttpSource {
                 method,
@@ -515,16 +773,25 @@ impl Compiler<'_> {
                 empty_on_status: s.empty_on_status.clone(),
             }))
         } else if let Some(from) = &s.from {
-            for (k, set) in [("records", s.records.is_some()), ("for_each", s.for_each.is_some()), ("pagination", s.pagination.is_some())] {
+            for (k, set) in [
+                ("records", s.records.is_some()),
+                ("for_each", s.for_each.is_some()),
+                ("pagination", s.pagination.is_some()),
+            ] {
                 if set {
-                    self.err(&format!("{p}.{k}"), format!("`{k}` goes with `request`; a derived stream uses `explode`"));
+                    self.err(
+                        &format!("{p}.{k}"),
+                        format!("`{k}` goes with `request`; a derived stream uses `explode`"),
+                    );
                 }
             }
             let from = stream_ref(self, "from", from)?;
             deps.push(from);
             let explode = match &s.explode {
                 Some(e) => self.selector(&format!("{p}.explode"), e)?,
-                None => Selector { parts: vec![(JsonPath::parse("$").unwrap(), Arc::new(Default::default()))] },
+                None => Selector {
+                    parts: vec![(JsonPath::parse("$").unwrap(), Arc::new(Default::default()))],
+                },
             };
             Source::Derive { from, explode }
         } else if let Some(records) = &s.static_ {
@@ -532,7 +799,10 @@ impl Compiler<'_> {
         } else {
             return None;
         };
-        let filter = s.filter.as_ref().and_then(|f| self.expr(&format!("{p}.filter"), f, RECORD_VARS));
+        let filter = s
+            .filter
+            .as_ref()
+            .and_then(|f| self.expr(&format!("{p}.filter"), f, RECORD_VARS));
         let output = match &s.model {
             Some(m) => self.model_map(&p, m, s, env),
             None => {
@@ -542,26 +812,62 @@ impl Compiler<'_> {
                 None
             }
         };
-        Some(Stream { name: name.to_owned(), source, filter, output, deps, spooled: false, feeds: Vec::new(), note: s.note.clone() })
+        Some(Stream {
+            name: name.to_owned(),
+            source,
+            filter,
+            output,
+            deps,
+            spooled: false,
+            feeds: Vec::new(),
+            note: s.note.clone(),
+        })
     }
 
-    fn model_map(&mut self, p: &str, m: &str, s: &spec::StreamSpec, env: &Names) -> Option<ModelMap> {
+    fn model_map(
+        &mut self,
+        p: &str,
+        m: &str,
+        s: &spec::StreamSpec,
+        env: &Names,
+    ) -> Option<ModelMap> {
         let Some(schema) = schema::model(m) else {
-            self.err(&format!("{p}.model"), format!("unknown unified model `{m}` (models: {})", schema::model_names().collect::<Vec<_>>().join(", ")));
+            self.err(
+                &format!("{p}.model"),
+                format!(
+                    "unknown unified model `{m}` (models: {})",
+                    schema::model_names().collect::<Vec<_>>().join(", ")
+                ),
+            );
             return None;
         };
         let mut mapped: HashMap<&str, ValueMap> = HashMap::new();
         for (fname, f) in &s.fields {
             let fp = format!("{p}.fields.{fname}");
             if schema::COMPUTED_FIELDS.contains(&fname.as_str()) {
-                self.err_key(&fp, format!("`{fname}` is computed by mapper and cannot be mapped"));
+                self.err_key(
+                    &fp,
+                    format!("`{fname}` is computed by mapper and cannot be mapped"),
+                );
                 continue;
             }
             let Some(prop) = schema.property(fname) else {
-                self.err_key(&fp, format!("model `{m}` has no field `{fname}` (fields: {})", schema.fields().join(", ")));
+                self.err_key(
+                    &fp,
+                    format!(
+                        "model `{m}` has no field `{fname}` (fields: {})",
+                        schema.fields().join(", ")
+                    ),
+                );
                 continue;
             };
-            if let Some(v) = self.value_map(&fp, f, env, Some((schema, fname.clone(), prop.clone())), false) {
+            if let Some(v) = self.value_map(
+                &fp,
+                f,
+                env,
+                Some((schema, fname.clone(), prop.clone())),
+                false,
+            ) {
                 mapped.insert(fname.as_str(), v);
             }
         }
@@ -577,39 +883,74 @@ impl Compiler<'_> {
                     None => FieldValue::Empty(schema.empty_value(fname)),
                 },
             };
-            fields.push(Field { name: fname.to_owned(), value, note });
+            fields.push(Field {
+                name: fname.to_owned(),
+                value,
+                note,
+            });
         }
-        let remote_id = fields.iter().position(|f| f.name == "remote_id" && matches!(f.value, FieldValue::Mapped(_)));
+        let remote_id = fields
+            .iter()
+            .position(|f| f.name == "remote_id" && matches!(f.value, FieldValue::Mapped(_)));
         let mut key = Vec::new();
         if schema.join {
             if remote_id.is_some() {
-                self.err(&format!("{p}.fields.remote_id"), format!("`{m}` is a join model: it has no remote id; declare `key` instead"));
+                self.err(
+                    &format!("{p}.fields.remote_id"),
+                    format!("`{m}` is a join model: it has no remote id; declare `key` instead"),
+                );
             }
             if s.key.is_empty() {
                 self.err(&format!("{p}.model"), format!("`{m}` is a join model: declare `key`, the fields that identify a record (e.g. [job_id, user_id])"));
             }
             for (i, k) in s.key.iter().enumerate() {
-                match fields.iter().position(|f| &f.name == k && matches!(f.value, FieldValue::Mapped(_))) {
+                match fields
+                    .iter()
+                    .position(|f| &f.name == k && matches!(f.value, FieldValue::Mapped(_)))
+                {
                     Some(idx) => key.push(idx),
-                    None => self.err(&format!("{p}.key[{i}]"), format!("key field `{k}` is not mapped")),
+                    None => self.err(
+                        &format!("{p}.key[{i}]"),
+                        format!("key field `{k}` is not mapped"),
+                    ),
                 }
             }
         } else {
             if remote_id.is_none() {
-                self.err(&format!("{p}.fields"), format!("model `{m}` needs a `remote_id` mapping"));
+                self.err(
+                    &format!("{p}.fields"),
+                    format!("model `{m}` needs a `remote_id` mapping"),
+                );
             }
             if !s.key.is_empty() {
-                self.err(&format!("{p}.key"), "`key` is for join models; this model is identified by `remote_id`");
+                self.err(
+                    &format!("{p}.key"),
+                    "`key` is for join models; this model is identified by `remote_id`",
+                );
             }
         }
         let remote_data = match &s.remote_data {
             None => vec![Root::Record],
-            Some(list) => list.iter().enumerate().filter_map(|(i, r)| self.root(&format!("{p}.remote_data[{i}]"), r)).collect(),
+            Some(list) => list
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| self.root(&format!("{p}.remote_data[{i}]"), r))
+                .collect(),
         };
         if schema.property("remote_data").is_none() && s.remote_data.is_some() {
-            self.err(&format!("{p}.remote_data"), format!("model `{m}` has no remote_data"));
+            self.err(
+                &format!("{p}.remote_data"),
+                format!("model `{m}` has no remote_data"),
+            );
         }
-        Some(ModelMap { model: schema, fields, remote_id, key, duplicates: s.duplicates, remote_data })
+        Some(ModelMap {
+            model: schema,
+            fields,
+            remote_id,
+            key,
+            duplicates: s.duplicates,
+            remote_data,
+        })
     }
 
     fn root(&mut self, path: &str, r: &str) -> Option<Root> {
@@ -630,10 +971,23 @@ impl Compiler<'_> {
     }
 
     /// Compiles one mapping. `target` is the unified property it fills (for name and enum checks).
-    fn value_map(&mut self, p: &str, f: &FieldSpec, env: &Names, target: Option<(&'static schema::ModelSchema, String, Value)>, in_each: bool) -> Option<ValueMap> {
+    fn value_map(
+        &mut self,
+        p: &str,
+        f: &FieldSpec,
+        env: &Names,
+        target: Option<(&'static schema::ModelSchema, String, Value)>,
+        in_each: bool,
+    ) -> Option<ValueMap> {
         let def: FieldDef = match f {
-            FieldSpec::Short(s) if s.trim_start().starts_with('$') => FieldDef { path: Some(s.clone()), ..Default::default() },
-            FieldSpec::Short(s) if s.contains("{{") => FieldDef { template: Some(s.clone()), ..Default::default() },
+            FieldSpec::Short(s) if s.trim_start().starts_with('$') => FieldDef {
+                path: Some(s.clone()),
+                ..Default::default()
+            },
+            FieldSpec::Short(s) if s.contains("{{") => FieldDef {
+                template: Some(s.clone()),
+                ..Default::default()
+            },
             FieldSpec::Short(s) => {
                 self.err(p, format!("`{s}` is neither a JSONPath (`$...`) nor a template (`{{{{ ... }}}}`); write `{{const: ...}}` for a constant"));
                 return None;
@@ -657,7 +1011,13 @@ impl Compiler<'_> {
             if sources.is_empty() {
                 self.err(p, "a mapping needs one source: path, expr, template, const, lookup, each or fields");
             } else {
-                self.err(p, format!("a mapping has one source, this one has {}", sources.join(" and ")));
+                self.err(
+                    p,
+                    format!(
+                        "a mapping has one source, this one has {}",
+                        sources.join(" and ")
+                    ),
+                );
             }
             return None;
         }
@@ -666,23 +1026,40 @@ impl Compiler<'_> {
             None if in_each => Root::Item,
             None => Root::Record,
         };
-        let member_target = |c: &mut Self, name: &str| -> Option<(&'static schema::ModelSchema, String, Value)> {
-            let (schema, tname, _) = target.as_ref()?;
-            let dotted = format!("{tname}.{name}");
-            match schema.property(&dotted) {
-                Some(prop) => Some((*schema, dotted, prop.clone())),
-                None => {
-                    c.err_key(&format!("{p}.fields.{name}"), format!("`{tname}` has no member `{name}`"));
-                    None
+        let member_target =
+            |c: &mut Self, name: &str| -> Option<(&'static schema::ModelSchema, String, Value)> {
+                let (schema, tname, tprop) = target.as_ref()?;
+                if !schema::has_members(tprop) {
+                    return None; // free-form object (custom_fields): any member
                 }
-            }
-        };
+                let dotted = format!("{tname}.{name}");
+                match schema.property(&dotted) {
+                    Some(prop) => Some((*schema, dotted, prop.clone())),
+                    None => {
+                        c.err_key(
+                            &format!("{p}.fields.{name}"),
+                            format!("`{tname}` has no member `{name}`"),
+                        );
+                        None
+                    }
+                }
+            };
         let source = if let Some(path) = &def.path {
-            ValueSource::Path { root, path: self.jsonpath(&format!("{p}.path"), path).or_else(|| self.jsonpath(p, path))?, all: def.all.unwrap_or(false) }
+            ValueSource::Path {
+                root,
+                path: self
+                    .jsonpath(&format!("{p}.path"), path)
+                    .or_else(|| self.jsonpath(p, path))?,
+                all: def.all.unwrap_or(false),
+            }
         } else if let Some(e) = &def.expr {
             ValueSource::Expr(self.expr(&format!("{p}.expr"), e, RECORD_VARS)?)
         } else if let Some(t) = &def.template {
-            let tp = if matches!(f, FieldSpec::Short(_)) { p.to_owned() } else { format!("{p}.template") };
+            let tp = if matches!(f, FieldSpec::Short(_)) {
+                p.to_owned()
+            } else {
+                format!("{p}.template")
+            };
             ValueSource::Template(self.template(&tp, t, RECORD_VARS)?)
         } else if let Some(c) = &def.const_ {
             ValueSource::Const(c.clone())
@@ -705,38 +1082,68 @@ impl Compiler<'_> {
             }
         } else if let Some(each) = &def.each {
             let path = self.jsonpath(&format!("{p}.each"), each)?;
-            let where_ = def.where_.as_ref().and_then(|w| self.expr(&format!("{p}.where"), w, RECORD_VARS));
+            let where_ = def
+                .where_
+                .as_ref()
+                .and_then(|w| self.expr(&format!("{p}.where"), w, RECORD_VARS));
             let item = match (&def.fields, &def.value) {
                 (Some(fields), None) => {
                     let mut members = Vec::new();
                     for (name, mf) in fields {
                         let t = member_target(self, name);
-                        if target.is_some() && t.is_none() {
+                        if t.is_none()
+                            && target
+                                .as_ref()
+                                .is_some_and(|(_, _, tp)| schema::has_members(tp))
+                        {
                             continue;
                         }
-                        if let Some(v) = self.value_map(&format!("{p}.fields.{name}"), mf, env, t, true) {
+                        if let Some(v) =
+                            self.value_map(&format!("{p}.fields.{name}"), mf, env, t, true)
+                        {
                             members.push((name.clone(), v));
                         }
                     }
+                    if let Some((_, _, tp)) = &target {
+                        complete_members(tp, &mut members);
+                    }
                     EachItem::Object(members)
                 }
-                (None, Some(v)) => EachItem::Value(self.value_map(&format!("{p}.value"), v, env, None, true)?),
+                (None, Some(v)) => {
+                    EachItem::Value(self.value_map(&format!("{p}.value"), v, env, None, true)?)
+                }
                 _ => {
-                    self.err(p, "`each` needs exactly one of `fields` (objects) or `value` (scalars)");
+                    self.err(
+                        p,
+                        "`each` needs exactly one of `fields` (objects) or `value` (scalars)",
+                    );
                     return None;
                 }
             };
-            ValueSource::Each { root, path, where_, item: Box::new(item) }
+            ValueSource::Each {
+                root,
+                path,
+                where_,
+                item: Box::new(item),
+            }
         } else {
             let mut members = Vec::new();
             for (name, mf) in def.fields.as_ref().unwrap() {
                 let t = member_target(self, name);
-                if target.is_some() && t.is_none() {
+                if t.is_none()
+                    && target
+                        .as_ref()
+                        .is_some_and(|(_, _, tp)| schema::has_members(tp))
+                {
                     continue;
                 }
-                if let Some(v) = self.value_map(&format!("{p}.fields.{name}"), mf, env, t, in_each) {
+                if let Some(v) = self.value_map(&format!("{p}.fields.{name}"), mf, env, t, in_each)
+                {
                     members.push((name.clone(), v));
                 }
+            }
+            if let Some((_, _, tp)) = &target {
+                complete_members(tp, &mut members);
             }
             ValueSource::Object(members)
         };
@@ -753,7 +1160,10 @@ impl Compiler<'_> {
             Some(r) => match schema::model(r) {
                 Some(m) if env.emitted.contains(r) => Some(m.name),
                 Some(_) => {
-                    self.err(&format!("{p}.ref"), format!("references model `{r}`, which no stream of this connector emits"));
+                    self.err(
+                        &format!("{p}.ref"),
+                        format!("references model `{r}`, which no stream of this connector emits"),
+                    );
                     None
                 }
                 None => {
@@ -771,23 +1181,43 @@ impl Compiler<'_> {
             Some("boolean") => Some(Cast::Boolean),
             Some("datetime") => Some(Cast::DateTime),
             Some(other) => {
-                self.err(&format!("{p}.as"), format!("unknown conversion `{other}` (string, integer, number, boolean, datetime)"));
+                self.err(
+                    &format!("{p}.as"),
+                    format!(
+                        "unknown conversion `{other}` (string, integer, number, boolean, datetime)"
+                    ),
+                );
                 None
             }
         };
         // enum maps must produce values the unified schema accepts
         if let (Some(map), Some((_, tname, prop))) = (&def.map, &target) {
-            let allowed = prop.get("enum").or_else(|| prop.get("items").and_then(|i| i.get("enum")));
+            let allowed = prop
+                .get("enum")
+                .or_else(|| prop.get("items").and_then(|i| i.get("enum")));
             if let Some(Value::Array(allowed)) = allowed {
                 for (k, v) in map {
                     if !allowed.contains(v) {
-                        self.err(&format!("{p}.map.{k}"), format!("`{v}` is not a value of `{tname}` ({})", allowed.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", ")));
+                        self.err(
+                            &format!("{p}.map.{k}"),
+                            format!(
+                                "`{v}` is not a value of `{tname}` ({})",
+                                allowed
+                                    .iter()
+                                    .map(|a| a.to_string())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        );
                     }
                 }
                 if let Some(d) = &def.default
                     && !allowed.contains(d)
                 {
-                    self.err(&format!("{p}.default"), format!("`{d}` is not a value of `{tname}`"));
+                    self.err(
+                        &format!("{p}.default"),
+                        format!("`{d}` is not a value of `{tname}`"),
+                    );
                 }
             }
         }
@@ -801,6 +1231,38 @@ impl Compiler<'_> {
             null_if_empty: def.null_if_empty.unwrap_or(false),
         })
     }
+}
+
+/// Adds the members an object's schema declares but the mapping leaves out, as their empty value.
+fn complete_members(target: &Value, members: &mut Vec<(String, ValueMap)>) {
+    let props = target
+        .get("properties")
+        .or_else(|| target.get("items").and_then(|i| i.get("properties")));
+    let Some(Value::Object(props)) = props else {
+        return;
+    };
+    let mapped: Vec<String> = members.iter().map(|(k, _)| k.clone()).collect();
+    let mut ordered = Vec::new();
+    for (name, prop) in props {
+        match members.iter().position(|(k, _)| k == name) {
+            Some(i) => ordered.push(members.remove(i)),
+            None if !mapped.contains(name) => ordered.push((
+                name.clone(),
+                ValueMap {
+                    source: ValueSource::Const(schema::empty_value_of(prop)),
+                    ref_model: None,
+                    map: None,
+                    default: None,
+                    cast: None,
+                    unique: false,
+                    null_if_empty: false,
+                },
+            )),
+            None => {}
+        }
+    }
+    ordered.append(members);
+    *members = ordered;
 }
 
 struct Names<'a> {
@@ -840,7 +1302,12 @@ fn topo_order(streams: &[Stream]) -> Result<Vec<usize>, usize> {
     let n = streams.len();
     let mut state = vec![0u8; n]; // 0 new, 1 visiting, 2 done
     let mut order = Vec::with_capacity(n);
-    fn visit(i: usize, streams: &[Stream], state: &mut [u8], order: &mut Vec<usize>) -> Result<(), usize> {
+    fn visit(
+        i: usize,
+        streams: &[Stream],
+        state: &mut [u8],
+        order: &mut Vec<usize>,
+    ) -> Result<(), usize> {
         match state[i] {
             2 => return Ok(()),
             1 => return Err(i),

@@ -127,7 +127,13 @@ impl Auth {
                     add(p)
                 }
             }
-            Auth::OAuth2 { token_url, client_id, client_secret, extra, .. } => {
+            Auth::OAuth2 {
+                token_url,
+                client_id,
+                client_secret,
+                extra,
+                ..
+            } => {
                 add(token_url);
                 add(client_id);
                 add(client_secret);
@@ -149,7 +155,14 @@ impl Auth {
     /// A short human name of the auth kind (for docs and messages).
     pub fn kind(&self) -> String {
         match self {
-            Auth::ApiKey { headers } => format!("API key header ({})", headers.iter().map(|(h, _)| h.as_str()).collect::<Vec<_>>().join(", ")),
+            Auth::ApiKey { headers } => format!(
+                "API key header ({})",
+                headers
+                    .iter()
+                    .map(|(h, _)| h.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             Auth::Bearer { .. } => "bearer token".into(),
             Auth::Basic { .. } => "HTTP basic".into(),
             Auth::OAuth2 { .. } => "OAuth2 client credentials".into(),

@@ -14,16 +14,31 @@ macro_rules! models {
 }
 
 models!(
-    "users", "jobs", "job_postings", "candidates", "application_stages", "applications",
-    "screening_questions", "tags", "interviews", "offers", "rejection_reasons",
-    "candidate_tags", "job_screening_questions", "job_application_stages",
-    "job_hiring_team_members", "interviewing_team_members",
+    "users",
+    "jobs",
+    "job_postings",
+    "candidates",
+    "application_stages",
+    "applications",
+    "screening_questions",
+    "tags",
+    "interviews",
+    "offers",
+    "rejection_reasons",
+    "candidate_tags",
+    "job_screening_questions",
+    "job_application_stages",
+    "job_hiring_team_members",
+    "interviewing_team_members",
 );
 
 /// Join models: no remote id of their own; their id derives from their `key` fields.
 pub const JOIN_MODELS: &[&str] = &[
-    "candidate_tags", "job_screening_questions", "job_application_stages",
-    "job_hiring_team_members", "interviewing_team_members",
+    "candidate_tags",
+    "job_screening_questions",
+    "job_application_stages",
+    "job_hiring_team_members",
+    "interviewing_team_members",
 ];
 
 /// Fields mapper fills itself; a connector never maps them.
@@ -52,13 +67,19 @@ static SCHEMAS: LazyLock<Vec<ModelSchema>> = LazyLock::new(|| {
     MODELS
         .iter()
         .map(|(name, text)| {
-            let schema: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("schemas/ats/{name}.schema.json: {e}"));
+            let schema: Value = serde_json::from_str(text)
+                .unwrap_or_else(|e| panic!("schemas/ats/{name}.schema.json: {e}"));
             let validator = jsonschema::options()
                 .with_draft(jsonschema::Draft::Draft202012)
                 .should_validate_formats(true)
                 .build(&schema)
                 .unwrap_or_else(|e| panic!("schemas/ats/{name}.schema.json does not compile: {e}"));
-            ModelSchema { name, schema: Arc::new(schema), validator: Arc::new(validator), join: JOIN_MODELS.contains(name) }
+            ModelSchema {
+                name,
+                schema: Arc::new(schema),
+                validator: Arc::new(validator),
+                join: JOIN_MODELS.contains(name),
+            }
         })
         .collect()
 });
@@ -78,7 +99,9 @@ impl ModelSchema {
     pub fn property(&self, dotted: &str) -> Option<&Value> {
         let mut cur: &Value = &self.schema;
         for part in dotted.split('.') {
-            let props = cur.get("properties").or_else(|| cur.get("items").and_then(|i| i.get("properties")))?;
+            let props = cur
+                .get("properties")
+                .or_else(|| cur.get("items").and_then(|i| i.get("properties")))?;
             cur = props.get(part)?;
         }
         Some(cur)
@@ -86,7 +109,10 @@ impl ModelSchema {
 
     /// Field names in schema order.
     pub fn fields(&self) -> Vec<&str> {
-        self.schema["properties"].as_object().map(|m| m.keys().map(|k| k.as_str()).collect()).unwrap_or_default()
+        self.schema["properties"]
+            .as_object()
+            .map(|m| m.keys().map(|k| k.as_str()).collect())
+            .unwrap_or_default()
     }
 
     /// Value of a field the connector does not map: `[]` or `{}` where the schema does not
@@ -116,7 +142,11 @@ pub fn empty_value_of(prop: &Value) -> Value {
 
 /// Whether a property (schema) describes an object with properties, or an array of them.
 pub fn has_members(prop: &Value) -> bool {
-    prop.get("properties").is_some() || prop.get("items").and_then(|i| i.get("properties")).is_some()
+    prop.get("properties").is_some()
+        || prop
+            .get("items")
+            .and_then(|i| i.get("properties"))
+            .is_some()
 }
 
 #[cfg(test)]
@@ -135,18 +165,38 @@ mod tests {
             rec.insert("id".into(), json!("abc"));
             rec.insert("changed_at".into(), json!("2024-01-01T00:00:00.000Z"));
             let ok = Value::Object(rec.clone());
-            assert!(m.validator.is_valid(&ok), "{name}: {:?}", m.validator.iter_errors(&ok).map(|e| e.to_string()).collect::<Vec<_>>());
+            assert!(
+                m.validator.is_valid(&ok),
+                "{name}: {:?}",
+                m.validator
+                    .iter_errors(&ok)
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+            );
             let mut extra = rec.clone();
             extra.insert("not_a_field".into(), json!(1));
-            assert!(!m.validator.is_valid(&Value::Object(extra)), "{name} accepts an extra field");
+            assert!(
+                !m.validator.is_valid(&Value::Object(extra)),
+                "{name} accepts an extra field"
+            );
             let mut bad_date = rec.clone();
             bad_date.insert("changed_at".into(), json!("yesterday"));
-            assert!(!m.validator.is_valid(&Value::Object(bad_date)), "{name} accepts a bad date-time");
+            assert!(
+                !m.validator.is_valid(&Value::Object(bad_date)),
+                "{name} accepts a bad date-time"
+            );
             // a wrong enum value, on the first enum field the model has
-            if let Some(f) = m.fields().into_iter().find(|f| m.property(f).is_some_and(|p| p.get("enum").is_some())) {
+            if let Some(f) = m
+                .fields()
+                .into_iter()
+                .find(|f| m.property(f).is_some_and(|p| p.get("enum").is_some()))
+            {
                 let mut bad = rec.clone();
                 bad.insert(f.to_owned(), json!("NOT_A_VALUE"));
-                assert!(!m.validator.is_valid(&Value::Object(bad)), "{name}.{f} accepts a wrong enum value");
+                assert!(
+                    !m.validator.is_valid(&Value::Object(bad)),
+                    "{name}.{f} accepts a wrong enum value"
+                );
             }
         }
         let c = model("candidates").unwrap();
@@ -155,10 +205,18 @@ mod tests {
         assert!(c.property("location.city").is_some());
         assert!(c.property("email_addresses.email_address").is_some());
         let mut rec = serde_json::Map::new();
-        for f in c.fields() { rec.insert(f.to_owned(), c.empty_value(f)); }
+        for f in c.fields() {
+            rec.insert(f.to_owned(), c.empty_value(f));
+        }
         rec.insert("id".into(), json!("x"));
         rec.insert("changed_at".into(), json!("2024-01-01T00:00:00.000Z"));
-        rec.insert("email_addresses".into(), json!([{"email_address": "not an email", "type": null}]));
-        assert!(!c.validator.is_valid(&Value::Object(rec)), "email format is enforced");
+        rec.insert(
+            "email_addresses".into(),
+            json!([{"email_address": "not an email", "type": null}]),
+        );
+        assert!(
+            !c.validator.is_valid(&Value::Object(rec)),
+            "email format is enforced"
+        );
     }
 }

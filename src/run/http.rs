@@ -1,15 +1,15 @@
 //! The HTTP client of a run: URL building, authentication (with an OAuth2 token cache),
 //! rate and concurrency limits, retries with backoff, and the same-host rule for credentials.
 
-use super::transport::{Request, Response, Transport};
 use super::RunError;
+use super::transport::{Request, Response, Transport};
 use crate::compile::expr::Template;
 use crate::compile::{Auth, Limits, RetryPolicy};
 use crate::secret::{Redactor, Secret};
 use crate::spec::ClientAuthStyle;
 use minijinja::Value as MjValue;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, Semaphore};
 
@@ -23,7 +23,10 @@ impl RateLimiter {
     /// A limiter for `rps` requests per second.
     pub fn new(rps: f64) -> Self {
         // 2% margin: a server counting a closed one-second window never sees rps + 1
-        RateLimiter { interval: Duration::from_secs_f64(1.02 / rps), next: Mutex::new(Instant::now()) }
+        RateLimiter {
+            interval: Duration::from_secs_f64(1.02 / rps),
+            next: Mutex::new(Instant::now()),
+        }
     }
     /// Waits for the next slot.
     pub async fn acquire(&self) {
@@ -48,7 +51,10 @@ pub struct Gate {
 impl Gate {
     /// A gate for these limits.
     pub fn new(l: &Limits) -> Gate {
-        Gate { rate: l.requests_per_second.map(RateLimiter::new), slots: l.max_concurrency.map(|c| Semaphore::new(c as usize)) }
+        Gate {
+            rate: l.requests_per_second.map(RateLimiter::new),
+            slots: l.max_concurrency.map(|c| Semaphore::new(c as usize)),
+        }
     }
 }
 
@@ -65,7 +71,14 @@ pub struct Counters {
 enum ResolvedAuth {
     None,
     Headers(Vec<(String, Secret)>),
-    OAuth2 { token_url: String, client_id: Secret, client_secret: Secret, scopes: Vec<String>, style: ClientAuthStyle, extra: Vec<(String, String)> },
+    OAuth2 {
+        token_url: String,
+        client_id: Secret,
+        client_secret: Secret,
+        scopes: Vec<String>,
+        style: ClientAuthStyle,
+        extra: Vec<(String, String)>,
+    },
 }
 
 struct Token {
@@ -89,7 +102,10 @@ pub struct Client {
 }
 
 fn host_port(u: &url::Url) -> (String, Option<u16>) {
-    (u.host_str().unwrap_or("").to_ascii_lowercase(), u.port_or_known_default())
+    (
+        u.host_str().unwrap_or("").to_ascii_lowercase(),
+        u.port_or_known_default(),
+    )
 }
 
 impl Client {
@@ -107,18 +123,29 @@ impl Client {
     ) -> Result<Client, RunError> {
         let mut base = configured_base.clone();
         if let Some(o) = override_base {
-            base.set_scheme(o.scheme()).map_err(|_| RunError::Usage(format!("--base-url {o}: cannot use scheme {}", o.scheme())))?;
-            base.set_host(o.host_str()).map_err(|e| RunError::Usage(format!("--base-url {o}: {e}")))?;
-            base.set_port(o.port()).map_err(|_| RunError::Usage(format!("--base-url {o}: cannot set port")))?;
+            base.set_scheme(o.scheme()).map_err(|_| {
+                RunError::Usage(format!("--base-url {o}: cannot use scheme {}", o.scheme()))
+            })?;
+            base.set_host(o.host_str())
+                .map_err(|e| RunError::Usage(format!("--base-url {o}: {e}")))?;
+            base.set_port(o.port())
+                .map_err(|_| RunError::Usage(format!("--base-url {o}: cannot set port")))?;
         }
-        let render = |t: &Template| t.render(scope).map_err(|e| RunError::Spec(format!("auth: {e}")));
+        let render = |t: &Template| {
+            t.render(scope)
+                .map_err(|e| RunError::Spec(format!("auth: {e}")))
+        };
         let auth = match auth {
             None => ResolvedAuth::None,
             Some(a) => resolve_auth(a, &render)?,
         };
         let mut static_headers = Vec::new();
         for (k, t) in headers {
-            static_headers.push((k.clone(), t.render(scope).map_err(|e| RunError::Spec(format!("headers.{k}: {e}")))?));
+            static_headers.push((
+                k.clone(),
+                t.render(scope)
+                    .map_err(|e| RunError::Spec(format!("headers.{k}: {e}")))?,
+            ));
         }
         Ok(Client {
             transport,
@@ -183,8 +210,20 @@ impl Client {
         ))
     }
 
-    async fn bearer(&self, force: bool, counters: &Counters) -> Result<Option<(String, String)>, String> {
-        let ResolvedAuth::OAuth2 { token_url, client_id, client_secret, scopes, style, extra } = &self.auth else {
+    async fn bearer(
+        &self,
+        force: bool,
+        counters: &Counters,
+    ) -> Result<Option<(String, String)>, String> {
+        let ResolvedAuth::OAuth2 {
+            token_url,
+            client_id,
+            client_secret,
+            scopes,
+            style,
+            extra,
+        } = &self.auth
+        else {
             return Ok(None);
         };
         let mut guard = self.token.lock().await;
@@ -192,7 +231,10 @@ impl Client {
             && let Some(t) = guard.as_ref()
             && t.expires > Instant::now()
         {
-            return Ok(Some(("Authorization".into(), format!("Bearer {}", t.value.expose()))));
+            return Ok(Some((
+                "Authorization".into(),
+                format!("Bearer {}", t.value.expose()),
+            )));
         }
         let url = if token_url.starts_with("http://") || token_url.starts_with("https://") {
             let u = url::Url::parse(token_url).map_err(|e| format!("token_url: {e}"))?;
@@ -209,7 +251,11 @@ impl Client {
             }
             ClientAuthStyle::Basic => {
                 use base64::Engine;
-                let v = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", client_id.expose(), client_secret.expose()));
+                let v = base64::engine::general_purpose::STANDARD.encode(format!(
+                    "{}:{}",
+                    client_id.expose(),
+                    client_secret.expose()
+                ));
                 headers.push(("Authorization".into(), format!("Basic {v}")));
             }
         }
@@ -217,10 +263,23 @@ impl Client {
             form.push(("scope".into(), scopes.join(" ")));
         }
         form.extend(extra.iter().cloned());
-        let req = Request { method: reqwest::Method::POST, url: url.clone(), headers, form: Some(form) };
-        let resp = self.send_with_retries(&req, counters, None, false).await.map_err(|e| format!("token request: {e}"))?;
+        let req = Request {
+            method: reqwest::Method::POST,
+            url: url.clone(),
+            headers,
+            form: Some(form),
+        };
+        let resp = self
+            .send_with_retries(&req, counters, None, false)
+            .await
+            .map_err(|e| format!("token request: {e}"))?;
         if !(200..300).contains(&resp.status) {
-            return Err(format!("token request POST {} answered {}: {}", url, status_text(resp.status), self.snippet(&resp.body)));
+            return Err(format!(
+                "token request POST {} answered {}: {}",
+                url,
+                status_text(resp.status),
+                self.snippet(&resp.body)
+            ));
         }
         #[derive(serde::Deserialize)]
         struct TokenResponse {
@@ -228,37 +287,59 @@ impl Client {
             #[serde(default)]
             expires_in: Option<f64>,
         }
-        let t: TokenResponse = serde_json::from_slice(&resp.body).map_err(|e| format!("token response of POST {url} is not a token: {e}"))?;
+        let t: TokenResponse = serde_json::from_slice(&resp.body)
+            .map_err(|e| format!("token response of POST {url} is not a token: {e}"))?;
         let life = Duration::from_secs_f64(t.expires_in.unwrap_or(3600.0).max(1.0));
         // refresh a little before the server would refuse it
         let expires = Instant::now() + life - Duration::from_secs(30).min(life / 10);
         let value = Secret::new(t.access_token);
-        let header = ("Authorization".to_owned(), format!("Bearer {}", value.expose()));
+        let header = (
+            "Authorization".to_owned(),
+            format!("Bearer {}", value.expose()),
+        );
         *guard = Some(Token { value, expires });
         Ok(Some(header))
     }
 
     /// Sends a request with auth, limits and retries. `Err` only for failures that retries
     /// could not fix or that are final; non-2xx statuses are returned for the caller to judge.
-    pub async fn get(&self, method: &reqwest::Method, url: url::Url, extra_headers: &[(String, String)], counters: &Counters, stream_gate: Option<&Gate>) -> Result<Response, String> {
+    pub async fn get(
+        &self,
+        method: &reqwest::Method,
+        url: url::Url,
+        extra_headers: &[(String, String)],
+        counters: &Counters,
+        stream_gate: Option<&Gate>,
+    ) -> Result<Response, String> {
         let mut headers: Vec<(String, String)> = vec![("Accept".into(), "application/json".into())];
         headers.extend(self.static_headers.iter().cloned());
         if let ResolvedAuth::Headers(h) = &self.auth {
             headers.extend(h.iter().map(|(k, v)| (k.clone(), v.expose().to_owned())));
         }
         headers.extend(extra_headers.iter().cloned());
-        let mut req = Request { method: method.clone(), url, headers, form: None };
+        let mut req = Request {
+            method: method.clone(),
+            url,
+            headers,
+            form: None,
+        };
         let mut refreshed = false;
         loop {
             let mut attempt_req = req.clone();
             if let Some(h) = self.bearer(refreshed, counters).await? {
                 attempt_req.headers.push(h);
             }
-            let resp = self.send_with_retries(&attempt_req, counters, stream_gate, true).await?;
-            if resp.status == 401 && matches!(self.auth, ResolvedAuth::OAuth2 { .. }) && !refreshed {
+            let resp = self
+                .send_with_retries(&attempt_req, counters, stream_gate, true)
+                .await?;
+            if resp.status == 401 && matches!(self.auth, ResolvedAuth::OAuth2 { .. }) && !refreshed
+            {
                 refreshed = true;
                 counters.retries.fetch_add(1, Ordering::Relaxed);
-                tracing::info!("401 on {}: refreshing the OAuth2 token once", self.redactor.redact(req.url.as_str()));
+                tracing::info!(
+                    "401 on {}: refreshing the OAuth2 token once",
+                    self.redactor.redact(req.url.as_str())
+                );
                 continue;
             }
             req.form = None;
@@ -266,7 +347,13 @@ impl Client {
         }
     }
 
-    async fn send_with_retries(&self, req: &Request, counters: &Counters, stream_gate: Option<&Gate>, gated: bool) -> Result<Response, String> {
+    async fn send_with_retries(
+        &self,
+        req: &Request,
+        counters: &Counters,
+        stream_gate: Option<&Gate>,
+        gated: bool,
+    ) -> Result<Response, String> {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
@@ -291,8 +378,14 @@ impl Client {
             let what = format!("{} {}", req.method, self.redactor.redact(req.url.as_str()));
             let wait = match &result {
                 Ok(r) if r.status == 429 => {
-                    let ra = r.header("retry-after").and_then(parse_retry_after).map(|d| d.min(self.retry.max_retry_after));
-                    tracing::warn!("{what}: 429 Too Many Requests (attempt {attempt}), waiting {:?}", ra.unwrap_or_else(|| self.backoff(attempt)));
+                    let ra = r
+                        .header("retry-after")
+                        .and_then(parse_retry_after)
+                        .map(|d| d.min(self.retry.max_retry_after));
+                    tracing::warn!(
+                        "{what}: 429 Too Many Requests (attempt {attempt}), waiting {:?}",
+                        ra.unwrap_or_else(|| self.backoff(attempt))
+                    );
                     Some(ra.unwrap_or_else(|| self.backoff(attempt)))
                 }
                 Ok(r) if r.status >= 500 => {
@@ -314,7 +407,11 @@ impl Client {
                     tokio::time::sleep(w).await;
                 }
                 (Some(_), Ok(r)) => {
-                    return Err(format!("{what} failed after {attempt} attempts: {}: {}", status_text(r.status), self.snippet(&r.body)));
+                    return Err(format!(
+                        "{what} failed after {attempt} attempts: {}: {}",
+                        status_text(r.status),
+                        self.snippet(&r.body)
+                    ));
                 }
                 (_, Err(e)) => return Err(format!("{what} failed after {attempt} attempts: {e}")),
             }
@@ -322,7 +419,8 @@ impl Client {
     }
 
     fn backoff(&self, attempt: u32) -> Duration {
-        let base = self.retry.initial_backoff.as_secs_f64() * 2f64.powi(attempt.saturating_sub(1) as i32);
+        let base =
+            self.retry.initial_backoff.as_secs_f64() * 2f64.powi(attempt.saturating_sub(1) as i32);
         let capped = base.min(self.retry.max_backoff.as_secs_f64());
         // full jitter in [capped/2, capped]
         Duration::from_secs_f64(capped * (0.5 + fastrand::f64() * 0.5))
@@ -336,26 +434,51 @@ impl Client {
     }
 }
 
-fn resolve_auth(a: &Auth, render: &dyn Fn(&Template) -> Result<String, RunError>) -> Result<ResolvedAuth, RunError> {
+fn resolve_auth(
+    a: &Auth,
+    render: &dyn Fn(&Template) -> Result<String, RunError>,
+) -> Result<ResolvedAuth, RunError> {
     Ok(match a {
-        Auth::ApiKey { headers } => ResolvedAuth::Headers(headers.iter().map(|(k, t)| Ok((k.clone(), Secret::new(render(t)?)))).collect::<Result<_, RunError>>()?),
-        Auth::Bearer { token } => ResolvedAuth::Headers(vec![("Authorization".into(), Secret::new(format!("Bearer {}", render(token)?)))]),
+        Auth::ApiKey { headers } => ResolvedAuth::Headers(
+            headers
+                .iter()
+                .map(|(k, t)| Ok((k.clone(), Secret::new(render(t)?))))
+                .collect::<Result<_, RunError>>()?,
+        ),
+        Auth::Bearer { token } => ResolvedAuth::Headers(vec![(
+            "Authorization".into(),
+            Secret::new(format!("Bearer {}", render(token)?)),
+        )]),
         Auth::Basic { username, password } => {
             use base64::Engine;
             let pw = match password {
                 Some(p) => render(p)?,
                 None => String::new(),
             };
-            let v = base64::engine::general_purpose::STANDARD.encode(format!("{}:{pw}", render(username)?));
-            ResolvedAuth::Headers(vec![("Authorization".into(), Secret::new(format!("Basic {v}")))])
+            let v = base64::engine::general_purpose::STANDARD
+                .encode(format!("{}:{pw}", render(username)?));
+            ResolvedAuth::Headers(vec![(
+                "Authorization".into(),
+                Secret::new(format!("Basic {v}")),
+            )])
         }
-        Auth::OAuth2 { token_url, client_id, client_secret, scopes, client_auth, extra } => ResolvedAuth::OAuth2 {
+        Auth::OAuth2 {
+            token_url,
+            client_id,
+            client_secret,
+            scopes,
+            client_auth,
+            extra,
+        } => ResolvedAuth::OAuth2 {
             token_url: render(token_url)?,
             client_id: Secret::new(render(client_id)?),
             client_secret: Secret::new(render(client_secret)?),
             scopes: scopes.clone(),
             style: *client_auth,
-            extra: extra.iter().map(|(k, t)| Ok((k.clone(), render(t)?))).collect::<Result<_, RunError>>()?,
+            extra: extra
+                .iter()
+                .map(|(k, t)| Ok((k.clone(), render(t)?)))
+                .collect::<Result<_, RunError>>()?,
         },
         Auth::AnyOf(_) => unreachable!("alternatives are chosen before resolving"),
     })
@@ -368,12 +491,18 @@ pub fn parse_retry_after(v: &str) -> Option<Duration> {
         return (secs >= 0.0 && secs.is_finite()).then(|| Duration::from_secs_f64(secs));
     }
     let when = httpdate::parse_http_date(v).ok()?;
-    Some(when.duration_since(std::time::SystemTime::now()).unwrap_or(Duration::ZERO))
+    Some(
+        when.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 /// `401 Unauthorized`-style text.
 pub fn status_text(status: u16) -> String {
-    match reqwest::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()) {
+    match reqwest::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+    {
         Some(r) => format!("{status} {r}"),
         None => status.to_string(),
     }
@@ -383,11 +512,17 @@ pub fn status_text(status: u16) -> String {
 pub fn next_link(header: &str, base: &url::Url) -> Option<url::Url> {
     for part in split_links(header) {
         let part = part.trim();
-        let (Some(s), Some(e)) = (part.find('<'), part.find('>')) else { continue };
+        let (Some(s), Some(e)) = (part.find('<'), part.find('>')) else {
+            continue;
+        };
         let params = &part[e + 1..];
         let is_next = params.split(';').any(|p| {
             let p = p.trim();
-            p.strip_prefix("rel=").is_some_and(|r| r.trim_matches('"').split_whitespace().any(|r| r.eq_ignore_ascii_case("next")))
+            p.strip_prefix("rel=").is_some_and(|r| {
+                r.trim_matches('"')
+                    .split_whitespace()
+                    .any(|r| r.eq_ignore_ascii_case("next"))
+            })
         });
         if is_next {
             return base.join(&part[s + 1..e]).ok();
@@ -426,11 +561,20 @@ mod tests {
     fn parses_link_headers_and_retry_after() {
         let base = url::Url::parse("https://api.example.com/items?page=1").unwrap();
         let h = r#"<https://api.example.com/items?page=2&per_page=5>; rel="next", <https://api.example.com/items?page=9>; rel="last""#;
-        assert_eq!(next_link(h, &base).unwrap().as_str(), "https://api.example.com/items?page=2&per_page=5");
-        assert_eq!(next_link(r#"</items?page=3>; rel="next""#, &base).unwrap().as_str(), "https://api.example.com/items?page=3");
+        assert_eq!(
+            next_link(h, &base).unwrap().as_str(),
+            "https://api.example.com/items?page=2&per_page=5"
+        );
+        assert_eq!(
+            next_link(r#"</items?page=3>; rel="next""#, &base)
+                .unwrap()
+                .as_str(),
+            "https://api.example.com/items?page=3"
+        );
         assert!(next_link(r#"<https://x/y>; rel="last""#, &base).is_none());
         assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
-        let future = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(30));
+        let future =
+            httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(30));
         let d = parse_retry_after(&future).unwrap();
         assert!(d > Duration::from_secs(25) && d <= Duration::from_secs(30));
         assert!(parse_retry_after("soon").is_none());

@@ -2,7 +2,9 @@
 
 use super::record::{Rec, Scope};
 use crate::compile::expr::normalize_datetime;
-use crate::compile::{Cast, EachItem, FieldValue, KeyExpr, Lookup, ModelMap, Root, ValueMap, ValueSource};
+use crate::compile::{
+    Cast, EachItem, FieldValue, KeyExpr, Lookup, ModelMap, Root, ValueMap, ValueSource,
+};
 use crate::ids;
 use crate::spec::Keep;
 use minijinja::Value as MjValue;
@@ -32,10 +34,16 @@ struct Ctx<'a> {
 
 impl<'a> Ctx<'a> {
     fn new(rec: &'a Rec, item: Option<&'a Value>, env: &'a Env<'a>) -> Self {
-        Ctx { rec, item, scope: std::cell::OnceCell::new(), env }
+        Ctx {
+            rec,
+            item,
+            scope: std::cell::OnceCell::new(),
+            env,
+        }
     }
     fn scope(&self) -> &MjValue {
-        self.scope.get_or_init(|| Scope::record(self.env.inputs, self.rec, self.item))
+        self.scope
+            .get_or_init(|| Scope::record(self.env.inputs, self.rec, self.item))
     }
     fn root(&self, root: Root) -> Option<Value> {
         Some(match root {
@@ -81,12 +89,22 @@ pub fn eval_key_for(k: &KeyExpr, rec: &Rec, env: &Env) -> Result<Value, String> 
 fn eval(vm: &ValueMap, ctx: &Ctx) -> Result<Value, String> {
     let mut v = match &vm.source {
         ValueSource::Path { root, path, all } => ctx
-            .with_root(*root, |r| if *all { Value::Array(path.find(r).into_iter().cloned().collect()) } else { path.first(r).cloned().unwrap_or(Value::Null) })
+            .with_root(*root, |r| {
+                if *all {
+                    Value::Array(path.find(r).into_iter().cloned().collect())
+                } else {
+                    path.first(r).cloned().unwrap_or(Value::Null)
+                }
+            })
             .unwrap_or(Value::Null),
         ValueSource::Expr(e) => e.eval(ctx.scope())?,
         ValueSource::Template(t) => t.render_value(ctx.scope())?,
         ValueSource::Const(c) => c.clone(),
-        ValueSource::Lookup { lookup, key, select } => {
+        ValueSource::Lookup {
+            lookup,
+            key,
+            select,
+        } => {
             let k = eval_key(key, ctx)?;
             match key_text(&k).and_then(|k| ctx.env.lookups[*lookup].get(&k)) {
                 Some(found) => match select {
@@ -96,8 +114,15 @@ fn eval(vm: &ValueMap, ctx: &Ctx) -> Result<Value, String> {
                 None => Value::Null,
             }
         }
-        ValueSource::Each { root, path, where_, item } => {
-            let elems: Vec<Value> = ctx.with_root(*root, |r| path.find(r).into_iter().cloned().collect()).unwrap_or_default();
+        ValueSource::Each {
+            root,
+            path,
+            where_,
+            item,
+        } => {
+            let elems: Vec<Value> = ctx
+                .with_root(*root, |r| path.find(r).into_iter().cloned().collect())
+                .unwrap_or_default();
             let mut out = Vec::with_capacity(elems.len());
             for e in &elems {
                 let ictx = Ctx::new(ctx.rec, Some(e), ctx.env);
@@ -118,8 +143,16 @@ fn eval(vm: &ValueMap, ctx: &Ctx) -> Result<Value, String> {
     };
     if let Some(map) = &vm.map {
         v = match &v {
-            Value::Array(items) => Value::Array(items.iter().filter_map(|i| key_text(i).and_then(|k| map.get(&k).cloned())).filter(|x| !x.is_null()).collect()),
-            _ => key_text(&v).and_then(|k| map.get(&k).cloned()).unwrap_or(Value::Null),
+            Value::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .filter_map(|i| key_text(i).and_then(|k| map.get(&k).cloned()))
+                    .filter(|x| !x.is_null())
+                    .collect(),
+            ),
+            _ => key_text(&v)
+                .and_then(|k| map.get(&k).cloned())
+                .unwrap_or(Value::Null),
         };
     }
     if v.is_null()
@@ -132,15 +165,30 @@ fn eval(vm: &ValueMap, ctx: &Ctx) -> Result<Value, String> {
     }
     if let Some(model) = vm.ref_model {
         v = match v {
-            Value::Array(items) => Value::Array(items.iter().filter_map(key_text).map(|k| Value::String(ids::unified_id(ctx.env.integration, model, &k))).collect()),
-            other => key_text(&other).map(|k| Value::String(ids::unified_id(ctx.env.integration, model, &k))).unwrap_or(Value::Null),
+            Value::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .filter_map(key_text)
+                    .map(|k| Value::String(ids::unified_id(ctx.env.integration, model, &k)))
+                    .collect(),
+            ),
+            other => key_text(&other)
+                .map(|k| Value::String(ids::unified_id(ctx.env.integration, model, &k)))
+                .unwrap_or(Value::Null),
         };
     }
     if vm.unique
         && let Value::Array(items) = &mut v
     {
         let mut seen = Vec::new();
-        items.retain(|i| if seen.contains(i) { false } else { seen.push(i.clone()); true });
+        items.retain(|i| {
+            if seen.contains(i) {
+                false
+            } else {
+                seen.push(i.clone());
+                true
+            }
+        });
     }
     if vm.null_if_empty {
         let empty = match &v {
@@ -175,14 +223,27 @@ fn cast(v: Value, c: Cast) -> Result<Value, String> {
         },
         Cast::Integer => match &v {
             Value::Number(n) if n.is_i64() || n.is_u64() => v,
-            Value::Number(n) => n.as_f64().map(|f| Value::from(f.trunc() as i64)).unwrap_or(Value::Null),
-            Value::String(s) => s.trim().parse::<i64>().map(Value::from).map_err(|_| format!("`{s}` is not an integer"))?,
+            Value::Number(n) => n
+                .as_f64()
+                .map(|f| Value::from(f.trunc() as i64))
+                .unwrap_or(Value::Null),
+            Value::String(s) => s
+                .trim()
+                .parse::<i64>()
+                .map(Value::from)
+                .map_err(|_| format!("`{s}` is not an integer"))?,
             Value::Bool(b) => Value::from(*b as i64),
             _ => return Err(format!("cannot convert {v} to an integer")),
         },
         Cast::Number => match &v {
             Value::Number(_) => v,
-            Value::String(s) => s.trim().parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(Value::Number).ok_or_else(|| format!("`{s}` is not a number"))?,
+            Value::String(s) => s
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .map(Value::Number)
+                .ok_or_else(|| format!("`{s}` is not a number"))?,
             _ => return Err(format!("cannot convert {v} to a number")),
         },
         Cast::Boolean => match &v {
@@ -196,12 +257,17 @@ fn cast(v: Value, c: Cast) -> Result<Value, String> {
             _ => return Err(format!("cannot convert {v} to a boolean")),
         },
         Cast::DateTime => match &v {
-            Value::String(s) => normalize_datetime(s).map(Value::String).ok_or_else(|| format!("`{s}` is not a date-time"))?,
+            Value::String(s) => normalize_datetime(s)
+                .map(Value::String)
+                .ok_or_else(|| format!("`{s}` is not a date-time"))?,
             Value::Number(n) => {
                 // Unix seconds
                 let secs = n.as_f64().unwrap_or(0.0);
-                let dt = time::OffsetDateTime::from_unix_timestamp_nanos((secs * 1e9) as i128).map_err(|e| e.to_string())?;
-                let f = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+                let dt = time::OffsetDateTime::from_unix_timestamp_nanos((secs * 1e9) as i128)
+                    .map_err(|e| e.to_string())?;
+                let f = time::macros::format_description!(
+                    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+                );
                 Value::String(dt.format(f).map_err(|e| e.to_string())?)
             }
             _ => return Err(format!("cannot convert {v} to a date-time")),
@@ -240,7 +306,11 @@ pub fn map_record(mm: &ModelMap, rec: &Rec, env: &Env) -> Mapped {
                     };
                     rd.entry(src.to_string()).or_insert_with(|| val.clone());
                 }
-                if mm.remote_data.is_empty() { Value::Null } else { Value::Object(rd) }
+                if mm.remote_data.is_empty() {
+                    Value::Null
+                } else {
+                    Value::Object(rd)
+                }
             }
             FieldValue::Empty(v) => v.clone(),
             FieldValue::Mapped(vm) => match eval(vm, &ctx) {
@@ -258,15 +328,35 @@ pub fn map_record(mm: &ModelMap, rec: &Rec, env: &Env) -> Mapped {
         let s = n.to_string();
         out.insert("remote_id".into(), Value::String(s));
     }
-    let remote_id = out.get("remote_id").and_then(|v| v.as_str()).map(str::to_owned);
+    let remote_id = out
+        .get("remote_id")
+        .and_then(|v| v.as_str())
+        .map(str::to_owned);
     let model = mm.model.name;
     let id = if mm.model.join {
-        let parts: Vec<Option<String>> = mm.key.iter().map(|i| out.get(&mm.fields[*i].name).and_then(key_text)).collect();
+        let parts: Vec<Option<String>> = mm
+            .key
+            .iter()
+            .map(|i| out.get(&mm.fields[*i].name).and_then(key_text))
+            .collect();
         if parts.iter().all(|p| p.is_some()) {
             let parts: Vec<String> = parts.into_iter().flatten().collect();
-            Some(ids::unified_id(env.integration, model, &ids::join_key(&parts.iter().map(|s| s.as_str()).collect::<Vec<_>>())))
+            Some(ids::unified_id(
+                env.integration,
+                model,
+                &ids::join_key(&parts.iter().map(|s| s.as_str()).collect::<Vec<_>>()),
+            ))
         } else {
-            error.get_or_insert_with(|| format!("join key ({}) has a null member", mm.key.iter().map(|i| mm.fields[*i].name.as_str()).collect::<Vec<_>>().join(", ")));
+            error.get_or_insert_with(|| {
+                format!(
+                    "join key ({}) has a null member",
+                    mm.key
+                        .iter()
+                        .map(|i| mm.fields[*i].name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            });
             None
         }
     } else {
@@ -278,9 +368,19 @@ pub fn map_record(mm: &ModelMap, rec: &Rec, env: &Env) -> Mapped {
             }
         }
     };
-    out.insert("id".into(), id.clone().map(Value::String).unwrap_or(Value::Null));
+    out.insert(
+        "id".into(),
+        id.clone().map(Value::String).unwrap_or(Value::Null),
+    );
     out.insert("changed_at".into(), Value::String(env.now.to_owned()));
-    Mapped { id, remote_id, record: match error { Some(e) => Err(e), None => Ok(Value::Object(out)) } }
+    Mapped {
+        id,
+        remote_id,
+        record: match error {
+            Some(e) => Err(e),
+            None => Ok(Value::Object(out)),
+        },
+    }
 }
 
 /// Values of a lookup, by key.
@@ -294,7 +394,10 @@ pub struct LookupIndex {
 impl LookupIndex {
     /// An empty index for a lookup.
     pub fn new(l: &Lookup) -> Self {
-        LookupIndex { keep: Some(l.keep), ..Default::default() }
+        LookupIndex {
+            keep: Some(l.keep),
+            ..Default::default()
+        }
     }
 
     /// Adds a record (if it passes `where`).
@@ -305,7 +408,9 @@ impl LookupIndex {
         {
             return Ok(());
         }
-        let Some(key) = key_text(&eval_key(&l.key, &ctx)?) else { return Ok(()) };
+        let Some(key) = key_text(&eval_key(&l.key, &ctx)?) else {
+            return Ok(());
+        };
         let order = match &l.order_by {
             Some(o) => eval_key(o, &ctx)?,
             None => Value::Null,
@@ -362,7 +467,10 @@ fn cmp_json(a: &Value, b: &Value) -> Ordering {
         (Value::Null, Value::Null) => Ordering::Equal,
         (Value::Null, _) => Ordering::Less,
         (_, Value::Null) => Ordering::Greater,
-        (Value::Number(x), Value::Number(y)) => x.as_f64().partial_cmp(&y.as_f64()).unwrap_or(Ordering::Equal),
+        (Value::Number(x), Value::Number(y)) => x
+            .as_f64()
+            .partial_cmp(&y.as_f64())
+            .unwrap_or(Ordering::Equal),
         _ => key_text(a).cmp(&key_text(b)),
     }
 }

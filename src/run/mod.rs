@@ -55,7 +55,10 @@ pub enum RunError {
 
 impl RunError {
     fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        RunError::Io { path: path.into().display().to_string(), source }
+        RunError::Io {
+            path: path.into().display().to_string(),
+            source,
+        }
     }
 }
 
@@ -83,7 +86,16 @@ pub struct RunOptions {
 impl RunOptions {
     /// Options with the process environment.
     pub fn new(out_dir: PathBuf) -> Self {
-        RunOptions { base_url: None, out_dir, models: None, sandbox: false, integration: "default".into(), env: std::env::vars().collect(), progress: false, record: None }
+        RunOptions {
+            base_url: None,
+            out_dir,
+            models: None,
+            sandbox: false,
+            integration: "default".into(),
+            env: std::env::vars().collect(),
+            progress: false,
+            record: None,
+        }
     }
 }
 
@@ -91,7 +103,12 @@ impl RunOptions {
 /// (status `failed` with the error when a stream failed).
 pub async fn run(plan: Arc<Plan>, opts: RunOptions) -> Result<Report, RunError> {
     let started = Instant::now();
-    let now = crate::compile::expr::normalize_datetime(&time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()).unwrap_or_default();
+    let now = crate::compile::expr::normalize_datetime(
+        &time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+    )
+    .unwrap_or_default();
 
     // which streams run
     let selected: Vec<&'static str> = match &opts.models {
@@ -100,7 +117,17 @@ pub async fn run(plan: Arc<Plan>, opts: RunOptions) -> Result<Report, RunError> 
             for m in ms {
                 match plan.models.iter().find(|x| x.name == m) {
                     Some(x) => out.push(x.name),
-                    None => return Err(RunError::Usage(format!("--models: `{m}` is not emitted by connector `{}` (it emits: {})", plan.name, plan.models.iter().map(|x| x.name).collect::<Vec<_>>().join(", ")))),
+                    None => {
+                        return Err(RunError::Usage(format!(
+                            "--models: `{m}` is not emitted by connector `{}` (it emits: {})",
+                            plan.name,
+                            plan.models
+                                .iter()
+                                .map(|x| x.name)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )));
+                    }
                 }
             }
             out
@@ -117,32 +144,68 @@ pub async fn run(plan: Arc<Plan>, opts: RunOptions) -> Result<Report, RunError> 
     // inputs and auth
     let (inputs, auth, redactor) = resolve_inputs(&plan, &opts)?;
     let transport = if opts.sandbox {
-        let cassette = plan.sandbox.as_ref().ok_or_else(|| RunError::Usage(format!("connector `{}` has no sandbox data (`sandbox.cassette`)", plan.name)))?;
+        let cassette = plan.sandbox.as_ref().ok_or_else(|| {
+            RunError::Usage(format!(
+                "connector `{}` has no sandbox data (`sandbox.cassette`)",
+                plan.name
+            ))
+        })?;
         transport::Transport::replay(cassette).map_err(RunError::Spec)?
     } else {
-        transport::Transport::http(plan.timeout, opts.record.is_some()).map_err(|e| RunError::Spec(e.to_string()))?
+        transport::Transport::http(plan.timeout, opts.record.is_some())
+            .map_err(|e| RunError::Spec(e.to_string()))?
     };
-    let client = Client::new(transport, &plan.base_url, opts.base_url.as_ref(), auth, &plan.headers, &inputs, &plan.limits, plan.retry, redactor)?;
+    let client = Client::new(
+        transport,
+        &plan.base_url,
+        opts.base_url.as_ref(),
+        auth,
+        &plan.headers,
+        &Scope::request(&inputs, None, None),
+        &plan.limits,
+        plan.retry,
+        redactor,
+    )?;
 
     std::fs::create_dir_all(&opts.out_dir).map_err(|e| RunError::io(&opts.out_dir, e))?;
-    let spool_dir = tempfile::Builder::new().prefix("mapper-spool-").tempdir().map_err(|e| RunError::io(std::env::temp_dir(), e))?;
+    let spool_dir = tempfile::Builder::new()
+        .prefix("mapper-spool-")
+        .tempdir()
+        .map_err(|e| RunError::io(std::env::temp_dir(), e))?;
 
     let mut sinks: HashMap<&'static str, Mutex<ModelSink>> = HashMap::new();
     for m in plan.models.iter().filter(|m| selected.contains(&m.name)) {
-        let dup = m.streams.iter().find_map(|s| plan.streams[*s].output.as_ref().and_then(|o| o.duplicates));
+        let dup = m
+            .streams
+            .iter()
+            .find_map(|s| plan.streams[*s].output.as_ref().and_then(|o| o.duplicates));
         let schema = plan.streams[m.streams[0]].output.as_ref().unwrap().model;
-        let sink = ModelSink::create(&opts.out_dir, schema, dup, m.streams.len()).map_err(|e| RunError::io(&opts.out_dir, e))?;
+        let sink = ModelSink::create(&opts.out_dir, schema, dup, m.streams.len())
+            .map_err(|e| RunError::io(&opts.out_dir, e))?;
         sinks.insert(m.name, Mutex::new(sink));
     }
-    let lookups: Vec<Mutex<LookupIndex>> = plan.lookups.iter().map(|l| Mutex::new(LookupIndex::new(l))).collect();
-    let finished_lookups: Vec<std::sync::OnceLock<LookupIndex>> = plan.lookups.iter().map(|_| std::sync::OnceLock::new()).collect();
+    let lookups: Vec<Mutex<LookupIndex>> = plan
+        .lookups
+        .iter()
+        .map(|l| Mutex::new(LookupIndex::new(l)))
+        .collect();
+    let finished_lookups: Vec<std::sync::OnceLock<LookupIndex>> = plan
+        .lookups
+        .iter()
+        .map(|_| std::sync::OnceLock::new())
+        .collect();
     let counters: Vec<Counters> = plan.streams.iter().map(|_| Counters::default()).collect();
-    let records: Vec<std::sync::atomic::AtomicU64> = plan.streams.iter().map(|_| Default::default()).collect();
+    let records: Vec<std::sync::atomic::AtomicU64> =
+        plan.streams.iter().map(|_| Default::default()).collect();
     let gates: Vec<Option<Gate>> = plan
         .streams
         .iter()
         .map(|s| match &s.source {
-            Source::Http(h) if h.limits.requests_per_second.is_some() || h.limits.max_concurrency.is_some() => Some(Gate::new(&h.limits)),
+            Source::Http(h)
+                if h.limits.requests_per_second.is_some() || h.limits.max_concurrency.is_some() =>
+            {
+                Some(Gate::new(&h.limits))
+            }
             _ => None,
         })
         .collect();
@@ -171,13 +234,16 @@ pub async fn run(plan: Arc<Plan>, opts: RunOptions) -> Result<Report, RunError> 
     let mut done = vec![false; plan.streams.len()];
     let mut error: Option<RunError> = None;
     for lv in 0..=level.iter().copied().max().unwrap_or(0) {
-        let ids: Vec<StreamId> = (0..plan.streams.len()).filter(|i| level[*i] == lv && needed[*i]).collect();
+        let ids: Vec<StreamId> = (0..plan.streams.len())
+            .filter(|i| level[*i] == lv && needed[*i])
+            .collect();
         let results = futures::future::join_all(ids.iter().map(|&i| rc.run_stream(i))).await;
         for (i, r) in ids.iter().zip(results) {
             match r {
                 Ok(()) => {
                     done[*i] = true;
-                    rc.stream_done(*i).map_err(|e| RunError::io(&opts.out_dir, e))?;
+                    rc.stream_done(*i)
+                        .map_err(|e| RunError::io(&opts.out_dir, e))?;
                 }
                 Err(e) => {
                     error.get_or_insert(e);
@@ -196,7 +262,10 @@ pub async fn run(plan: Arc<Plan>, opts: RunOptions) -> Result<Report, RunError> 
         }
     }
     if let Some(path) = &opts.record {
-        let n = client.transport().save_recording(path).map_err(|e| RunError::io(path, e))?;
+        let n = client
+            .transport()
+            .save_recording(path)
+            .map_err(|e| RunError::io(path, e))?;
         tracing::info!("recorded {n} exchanges into {}", path.display());
     }
 
@@ -208,34 +277,73 @@ pub async fn run(plan: Arc<Plan>, opts: RunOptions) -> Result<Report, RunError> 
         for &sid in &m.streams {
             mark(&plan, sid, &mut involved);
         }
-        let (req, ret) = involved.iter().enumerate().filter(|(_, x)| **x).fold((0, 0), |(a, b), (i, _)| (a + counters[i].requests.load(Ordering::Relaxed), b + counters[i].retries.load(Ordering::Relaxed)));
+        let (req, ret) =
+            involved
+                .iter()
+                .enumerate()
+                .filter(|(_, x)| **x)
+                .fold((0, 0), |(a, b), (i, _)| {
+                    (
+                        a + counters[i].requests.load(Ordering::Relaxed),
+                        b + counters[i].retries.load(Ordering::Relaxed),
+                    )
+                });
         models.insert(
             m.name.to_owned(),
-            ModelReport { written: s.written, invalid: s.invalid, duplicates: s.duplicate_count, requests: req, retries: ret, complete: s.is_complete(), invalid_records: s.samples.clone() },
+            ModelReport {
+                written: s.written,
+                invalid: s.invalid,
+                duplicates: s.duplicate_count,
+                requests: req,
+                retries: ret,
+                complete: s.is_complete(),
+                invalid_records: s.samples.clone(),
+            },
         );
     }
     let mut streams = indexmap::IndexMap::new();
     for (i, s) in plan.streams.iter().enumerate().filter(|(i, _)| needed[*i]) {
         streams.insert(
             s.name.clone(),
-            StreamReport { records: records[i].load(Ordering::Relaxed), requests: counters[i].requests.load(Ordering::Relaxed), retries: counters[i].retries.load(Ordering::Relaxed), complete: done[i] },
+            StreamReport {
+                records: records[i].load(Ordering::Relaxed),
+                requests: counters[i].requests.load(Ordering::Relaxed),
+                retries: counters[i].retries.load(Ordering::Relaxed),
+                complete: done[i],
+            },
         );
     }
     let invalid: u64 = models.values().map(|m| m.invalid).sum();
     let report = Report {
         connector: plan.name.clone(),
         integration: opts.integration.clone(),
-        status: if error.is_some() { Status::Failed } else if invalid > 0 { Status::CompletedWithInvalidRecords } else { Status::Success },
-        error: error.as_ref().map(|e| client.redactor.redact(&e.to_string())),
+        status: if error.is_some() {
+            Status::Failed
+        } else if invalid > 0 {
+            Status::CompletedWithInvalidRecords
+        } else {
+            Status::Success
+        },
+        error: error
+            .as_ref()
+            .map(|e| client.redactor.redact(&e.to_string())),
         started_at: now.clone(),
         duration_ms: started.elapsed().as_millis() as u64,
-        requests: counters.iter().map(|c| c.requests.load(Ordering::Relaxed)).sum(),
-        retries: counters.iter().map(|c| c.retries.load(Ordering::Relaxed)).sum(),
+        requests: counters
+            .iter()
+            .map(|c| c.requests.load(Ordering::Relaxed))
+            .sum(),
+        retries: counters
+            .iter()
+            .map(|c| c.retries.load(Ordering::Relaxed))
+            .sum(),
         sandbox: opts.sandbox,
         models,
         streams,
     };
-    report.write(&opts.out_dir).map_err(|e| RunError::io(opts.out_dir.join("report.json"), e))?;
+    report
+        .write(&opts.out_dir)
+        .map_err(|e| RunError::io(opts.out_dir.join("report.json"), e))?;
     Ok(report)
 }
 
@@ -250,11 +358,25 @@ fn mark(plan: &Plan, s: StreamId, needed: &mut [bool]) {
 }
 
 /// Reads inputs from the environment; picks the auth alternative whose inputs are set.
-fn resolve_inputs<'p>(plan: &'p Plan, opts: &RunOptions) -> Result<(MjValue, Option<&'p crate::compile::Auth>, Redactor), RunError> {
+fn resolve_inputs<'p>(
+    plan: &'p Plan,
+    opts: &RunOptions,
+) -> Result<(MjValue, Option<&'p crate::compile::Auth>, Redactor), RunError> {
     let mut values: BTreeMap<String, String> = BTreeMap::new();
     let mut redactor = Redactor::default();
     for i in &plan.inputs {
-        let v = if opts.sandbox { i.sandbox.clone().or_else(|| i.default.clone()).or_else(|| Some("sandbox".into())) } else { opts.env.get(&i.env).filter(|v| !v.is_empty()).cloned().or_else(|| i.default.clone()) };
+        let v = if opts.sandbox {
+            i.sandbox
+                .clone()
+                .or_else(|| i.default.clone())
+                .or_else(|| Some("sandbox".into()))
+        } else {
+            opts.env
+                .get(&i.env)
+                .filter(|v| !v.is_empty())
+                .cloned()
+                .or_else(|| i.default.clone())
+        };
         if let Some(v) = v {
             if i.secret && !opts.sandbox {
                 redactor.add(&Secret::new(v.clone()));
@@ -262,35 +384,76 @@ fn resolve_inputs<'p>(plan: &'p Plan, opts: &RunOptions) -> Result<(MjValue, Opt
             values.insert(i.name.clone(), v);
         }
     }
-    let env_of = |name: &str| plan.inputs.iter().find(|i| i.name == name).map(|i| i.env.clone()).unwrap_or_else(|| name.to_owned());
+    let env_of = |name: &str| {
+        plan.inputs
+            .iter()
+            .find(|i| i.name == name)
+            .map(|i| i.env.clone())
+            .unwrap_or_else(|| name.to_owned())
+    };
     let auth_inputs: Vec<String> = plan.auth.as_ref().map(|a| a.inputs()).unwrap_or_default();
     // inputs outside auth are required
-    let missing: Vec<String> = plan.inputs.iter().filter(|i| !auth_inputs.contains(&i.name) && !values.contains_key(&i.name)).map(|i| i.env.clone()).collect();
+    let missing: Vec<String> = plan
+        .inputs
+        .iter()
+        .filter(|i| !auth_inputs.contains(&i.name) && !values.contains_key(&i.name))
+        .map(|i| i.env.clone())
+        .collect();
     if !missing.is_empty() {
-        return Err(RunError::MissingInput(format!("set the environment variable{} {}", if missing.len() > 1 { "s" } else { "" }, missing.join(", "))));
+        return Err(RunError::MissingInput(format!(
+            "set the environment variable{} {}",
+            if missing.len() > 1 { "s" } else { "" },
+            missing.join(", ")
+        )));
     }
     let auth = match &plan.auth {
         None => None,
         Some(crate::compile::Auth::AnyOf(opts_)) => {
-            let chosen = opts_.iter().find(|a| a.inputs().iter().all(|n| values.contains_key(n)));
+            let chosen = opts_
+                .iter()
+                .find(|a| a.inputs().iter().all(|n| values.contains_key(n)));
             match chosen {
                 Some(a) => Some(a),
                 None => {
-                    let alts: Vec<String> = opts_.iter().map(|a| a.inputs().iter().map(|n| env_of(n)).collect::<Vec<_>>().join(" and ")).collect();
-                    return Err(RunError::MissingInput(format!("set {}", alts.join(", or "))));
+                    let alts: Vec<String> = opts_
+                        .iter()
+                        .map(|a| {
+                            a.inputs()
+                                .iter()
+                                .map(|n| env_of(n))
+                                .collect::<Vec<_>>()
+                                .join(" and ")
+                        })
+                        .collect();
+                    return Err(RunError::MissingInput(format!(
+                        "set {}",
+                        alts.join(", or ")
+                    )));
                 }
             }
         }
         Some(a) => {
-            let missing: Vec<String> = a.inputs().iter().filter(|n| !values.contains_key(*n)).map(|n| env_of(n)).collect();
+            let missing: Vec<String> = a
+                .inputs()
+                .iter()
+                .filter(|n| !values.contains_key(*n))
+                .map(|n| env_of(n))
+                .collect();
             if !missing.is_empty() {
-                return Err(RunError::MissingInput(format!("set the environment variable{} {}", if missing.len() > 1 { "s" } else { "" }, missing.join(", "))));
+                return Err(RunError::MissingInput(format!(
+                    "set the environment variable{} {}",
+                    if missing.len() > 1 { "s" } else { "" },
+                    missing.join(", ")
+                )));
             }
             Some(a)
         }
     };
     let auth = if opts.sandbox { None } else { auth };
-    let mj: BTreeMap<String, MjValue> = values.into_iter().map(|(k, v)| (k, MjValue::from(v))).collect();
+    let mj: BTreeMap<String, MjValue> = values
+        .into_iter()
+        .map(|(k, v)| (k, MjValue::from(v)))
+        .collect();
     Ok((MjValue::from(mj), auth, redactor))
 }
 
@@ -341,7 +504,13 @@ impl<'a> RunCtx<'a> {
     }
 
     /// Filters, feeds lookups, maps and writes one record; spools it for later streams.
-    fn process(&self, sid: StreamId, rec: Rec, spool: &mut Option<Spool>, env: &Env) -> Result<(), RunError> {
+    fn process(
+        &self,
+        sid: StreamId,
+        rec: Rec,
+        spool: &mut Option<Spool>,
+        env: &Env,
+    ) -> Result<(), RunError> {
         let s = &self.plan.streams[sid];
         if let Some(f) = &s.filter {
             match f.is_true(&Scope::record(self.inputs, &rec, None)) {
@@ -352,7 +521,13 @@ impl<'a> RunCtx<'a> {
         }
         self.records[sid].fetch_add(1, Ordering::Relaxed);
         for &l in &s.feeds {
-            self.lookups[l].lock().unwrap().add(&self.plan.lookups[l], &rec, env).map_err(|e| RunError::Spec(format!("lookups.{}: {e}", self.plan.lookups[l].name)))?;
+            self.lookups[l]
+                .lock()
+                .unwrap()
+                .add(&self.plan.lookups[l], &rec, env)
+                .map_err(|e| {
+                    RunError::Spec(format!("lookups.{}: {e}", self.plan.lookups[l].name))
+                })?;
         }
         if let Some(mm) = &s.output
             && let Some(sink) = self.sinks.get(mm.model.name)
@@ -360,25 +535,35 @@ impl<'a> RunCtx<'a> {
             let mapped = map::map_record(mm, &rec, env);
             let mut sink = sink.lock().unwrap();
             match (mapped.record, mapped.id) {
-                (Ok(r), Some(id)) => sink.accept(id, mapped.remote_id, r).map_err(|e| RunError::io("output", e))?,
+                (Ok(r), Some(id)) => sink
+                    .accept(id, mapped.remote_id, r)
+                    .map_err(|e| RunError::io("output", e))?,
                 (Err(reason), _) => sink.reject(mapped.remote_id, String::new(), reason),
                 (Ok(_), None) => sink.reject(mapped.remote_id, "/id".into(), "no id".into()),
             }
         }
         if let Some(sp) = spool {
-            serde_json::to_writer(&mut sp.file, &rec).map_err(|e| RunError::io(&sp.path, e.into()))?;
-            sp.file.write_all(b"\n").map_err(|e| RunError::io(&sp.path, e))?;
+            serde_json::to_writer(&mut sp.file, &rec)
+                .map_err(|e| RunError::io(&sp.path, e.into()))?;
+            sp.file
+                .write_all(b"\n")
+                .map_err(|e| RunError::io(&sp.path, e))?;
         }
         Ok(())
     }
 
-    fn read_spool(&self, s: StreamId) -> Result<impl Iterator<Item = Result<Rec, RunError>> + use<>, RunError> {
+    fn read_spool(
+        &self,
+        s: StreamId,
+    ) -> Result<impl Iterator<Item = Result<Rec, RunError>> + use<>, RunError> {
         let path = self.spool_path(s);
         let f = std::fs::File::open(&path).map_err(|e| RunError::io(&path, e))?;
-        Ok(std::io::BufReader::with_capacity(256 * 1024, f).lines().map(move |l| {
-            let l = l.map_err(|e| RunError::io(&path, e))?;
-            serde_json::from_str::<Rec>(&l).map_err(|e| RunError::io(&path, e.into()))
-        }))
+        Ok(std::io::BufReader::with_capacity(256 * 1024, f)
+            .lines()
+            .map(move |l| {
+                let l = l.map_err(|e| RunError::io(&path, e))?;
+                serde_json::from_str::<Rec>(&l).map_err(|e| RunError::io(&path, e.into()))
+            }))
     }
 
     async fn run_stream(&self, sid: StreamId) -> Result<(), RunError> {
@@ -387,32 +572,56 @@ impl<'a> RunCtx<'a> {
         let mut spool = if s.spooled {
             let path = self.spool_path(sid);
             let f = std::fs::File::create(&path).map_err(|e| RunError::io(&path, e))?;
-            Some(Spool { file: std::io::BufWriter::with_capacity(256 * 1024, f), path })
+            Some(Spool {
+                file: std::io::BufWriter::with_capacity(256 * 1024, f),
+                path,
+            })
         } else {
             None
         };
         // lookups are indexed by id; those not finished yet (not needed here) stay empty
         let empty = LookupIndex::default();
-        let all: Vec<&LookupIndex> = (0..self.plan.lookups.len()).map(|i| self.finished_lookups[i].get().unwrap_or(&empty)).collect();
-        let env = Env { inputs: self.inputs, lookups: &all, integration: self.integration, now: self.now };
+        let all: Vec<&LookupIndex> = (0..self.plan.lookups.len())
+            .map(|i| self.finished_lookups[i].get().unwrap_or(&empty))
+            .collect();
+        let env = Env {
+            inputs: self.inputs,
+            lookups: &all,
+            integration: self.integration,
+            now: self.now,
+        };
         let tick = |n: u64| {
             if let Some(b) = &bar {
-                b.set_message(format!("{n} records, {} requests", self.counters[sid].requests.load(Ordering::Relaxed)));
+                b.set_message(format!(
+                    "{n} records, {} requests",
+                    self.counters[sid].requests.load(Ordering::Relaxed)
+                ));
             }
         };
         match &s.source {
             Source::Static(records) => {
                 for r in records {
-                    self.process(sid, Rec::new(r.clone(), Arc::from("static"), Default::default(), None), &mut spool, &env)?;
+                    self.process(
+                        sid,
+                        Rec::new(r.clone(), Arc::from("static"), Default::default(), None),
+                        &mut spool,
+                        &env,
+                    )?;
                 }
             }
             Source::Derive { from, explode } => {
                 for parent in self.read_spool(*from)? {
                     let parent = Arc::new(parent?);
                     for (path, vars) in &explode.parts {
-                        let items: Vec<Value> = path.find(&parent.value).into_iter().cloned().collect();
+                        let items: Vec<Value> =
+                            path.find(&parent.value).into_iter().cloned().collect();
                         for item in items {
-                            let rec = Rec::new(item, parent.source.clone(), parent.child_vars(vars), Some(parent.clone()));
+                            let rec = Rec::new(
+                                item,
+                                parent.source.clone(),
+                                parent.child_vars(vars),
+                                Some(parent.clone()),
+                            );
                             self.process(sid, rec, &mut spool, &env)?;
                         }
                     }
@@ -455,7 +664,11 @@ impl<'a> RunCtx<'a> {
             sp.file.flush().map_err(|e| RunError::io(&sp.path, e))?;
         }
         if let Some(b) = bar {
-            b.finish_with_message(format!("{} records, {} requests", self.records[sid].load(Ordering::Relaxed), self.counters[sid].requests.load(Ordering::Relaxed)));
+            b.finish_with_message(format!(
+                "{} records, {} requests",
+                self.records[sid].load(Ordering::Relaxed),
+                self.counters[sid].requests.load(Ordering::Relaxed)
+            ));
         }
         Ok(())
     }
@@ -477,7 +690,12 @@ struct Pager<'a, 'r> {
 }
 
 impl<'a, 'r> Pager<'a, 'r> {
-    fn new(rc: &'r RunCtx<'a>, sid: StreamId, h: &'r HttpSource, parent: Option<Arc<Rec>>) -> Result<Self, RunError> {
+    fn new(
+        rc: &'r RunCtx<'a>,
+        sid: StreamId,
+        h: &'r HttpSource,
+        parent: Option<Arc<Rec>>,
+    ) -> Result<Self, RunError> {
         let name = &rc.plan.streams[sid].name;
         let scope = Scope::request(rc.inputs, parent.as_deref(), None);
         let err = |e: String| RunError::Spec(format!("streams.{name}.request: {e}"));
@@ -496,11 +714,26 @@ impl<'a, 'r> Pager<'a, 'r> {
             Pagination::PageNumber { start, .. } => (*start, 0),
             _ => (0, 0),
         };
-        Ok(Pager { rc, sid, h, parent, path, base_query, headers, next: None, page_no, offset, done: false })
+        Ok(Pager {
+            rc,
+            sid,
+            h,
+            parent,
+            path,
+            base_query,
+            headers,
+            next: None,
+            page_no,
+            offset,
+            done: false,
+        })
     }
 
     fn fail(&self, message: String) -> RunError {
-        RunError::Http { stream: self.rc.plan.streams[self.sid].name.clone(), message }
+        RunError::Http {
+            stream: self.rc.plan.streams[self.sid].name.clone(),
+            message,
+        }
     }
 
     async fn next(&mut self) -> Result<Option<Vec<Rec>>, RunError> {
@@ -513,14 +746,24 @@ impl<'a, 'r> Pager<'a, 'r> {
             None => {
                 let mut q = self.base_query.clone();
                 match &self.h.pagination {
-                    Pagination::PageNumber { param, size_param, size, .. } => {
+                    Pagination::PageNumber {
+                        param,
+                        size_param,
+                        size,
+                        ..
+                    } => {
                         q.retain(|(k, _)| k != param && Some(k) != size_param.as_ref());
                         q.push((param.clone(), self.page_no.to_string()));
                         if let Some(sp) = size_param {
                             q.push((sp.clone(), size.to_string()));
                         }
                     }
-                    Pagination::Offset { offset_param, limit_param, limit, .. } => {
+                    Pagination::Offset {
+                        offset_param,
+                        limit_param,
+                        limit,
+                        ..
+                    } => {
                         q.retain(|(k, _)| k != offset_param && k != limit_param);
                         q.push((offset_param.clone(), self.offset.to_string()));
                         q.push((limit_param.clone(), limit.to_string()));
@@ -531,19 +774,37 @@ impl<'a, 'r> Pager<'a, 'r> {
             }
         };
         let gate = self.rc.gates[self.sid].as_ref();
-        let resp = client.get(&self.h.method, url.clone(), &self.headers, &self.rc.counters[self.sid], gate).await.map_err(|e| self.fail(e))?;
+        let resp = client
+            .get(
+                &self.h.method,
+                url.clone(),
+                &self.headers,
+                &self.rc.counters[self.sid],
+                gate,
+            )
+            .await
+            .map_err(|e| self.fail(e))?;
         let what = format!("{} {}", self.h.method, client.redactor.redact(url.as_str()));
         if self.parent.is_some() && self.h.empty_on_status.contains(&resp.status) {
             self.done = true;
             return Ok(Some(Vec::new()));
         }
         if !(200..300).contains(&resp.status) {
-            return Err(self.fail(format!("{what} answered {}: {}", http::status_text(resp.status), client.snippet(&resp.body))));
+            return Err(self.fail(format!(
+                "{what} answered {}: {}",
+                http::status_text(resp.status),
+                client.snippet(&resp.body)
+            )));
         }
         let body: Value = if resp.body.iter().all(|b| b.is_ascii_whitespace()) {
             Value::Null
         } else {
-            serde_json::from_slice(&resp.body).map_err(|e| self.fail(format!("{what}: the response is not JSON ({e}): {}", client.snippet(&resp.body))))?
+            serde_json::from_slice(&resp.body).map_err(|e| {
+                self.fail(format!(
+                    "{what}: the response is not JSON ({e}): {}",
+                    client.snippet(&resp.body)
+                ))
+            })?
         };
         let source: Arc<str> = Arc::from(url.path());
         let mut recs = Vec::new();
@@ -553,18 +814,35 @@ impl<'a, 'r> Pager<'a, 'r> {
                 None => vars.clone(),
             };
             for m in path.find(&body) {
-                recs.push(Rec::new(m.clone(), source.clone(), vars.clone(), self.parent.clone()));
+                recs.push(Rec::new(
+                    m.clone(),
+                    source.clone(),
+                    vars.clone(),
+                    self.parent.clone(),
+                ));
             }
         }
         let n = recs.len() as u64;
         let link = resp.header("link").and_then(|l| http::next_link(l, &url));
         match &self.h.pagination {
             Pagination::None => self.done = true,
-            Pagination::Cursor { cursor, param, stop_on_empty } => {
-                let c = cursor.first(&body).and_then(map::key_text).filter(|c| !c.is_empty());
+            Pagination::Cursor {
+                cursor,
+                param,
+                stop_on_empty,
+            } => {
+                let c = cursor
+                    .first(&body)
+                    .and_then(map::key_text)
+                    .filter(|c| !c.is_empty());
                 match c {
                     Some(c) if !(*stop_on_empty && n == 0) => {
-                        let mut q: Vec<(String, String)> = self.base_query.iter().filter(|(k, _)| k != param).cloned().collect();
+                        let mut q: Vec<(String, String)> = self
+                            .base_query
+                            .iter()
+                            .filter(|(k, _)| k != param)
+                            .cloned()
+                            .collect();
                         q.push((param.clone(), c));
                         self.next = Some(client.url_for(&self.path, &q).map_err(|e| self.fail(e))?);
                     }
@@ -574,12 +852,23 @@ impl<'a, 'r> Pager<'a, 'r> {
             Pagination::LinkHeader { page_size } => {
                 let short = page_size.is_some_and(|s| n < s);
                 match link {
-                    Some(l) if n > 0 && !short => self.next = Some(client.same_host(&l).map_err(|e| self.fail(e))?),
+                    Some(l) if n > 0 && !short => {
+                        self.next = Some(client.same_host(&l).map_err(|e| self.fail(e))?)
+                    }
                     _ => self.done = true,
                 }
             }
-            Pagination::PageNumber { size, total_pages, follow_link, .. } => {
-                let beyond_total = total_pages.as_ref().and_then(|t| t.first(&body)).and_then(|v| v.as_u64()).is_some_and(|t| self.page_no >= t);
+            Pagination::PageNumber {
+                size,
+                total_pages,
+                follow_link,
+                ..
+            } => {
+                let beyond_total = total_pages
+                    .as_ref()
+                    .and_then(|t| t.first(&body))
+                    .and_then(|v| v.as_u64())
+                    .is_some_and(|t| self.page_no >= t);
                 if n == 0 || n < *size || beyond_total {
                     self.done = true;
                 } else {
@@ -591,7 +880,11 @@ impl<'a, 'r> Pager<'a, 'r> {
             }
             Pagination::Offset { limit, total, .. } => {
                 self.offset += n;
-                let reached = total.as_ref().and_then(|t| t.first(&body)).and_then(|v| v.as_u64()).is_some_and(|t| self.offset >= t);
+                let reached = total
+                    .as_ref()
+                    .and_then(|t| t.first(&body))
+                    .and_then(|v| v.as_u64())
+                    .is_some_and(|t| self.offset >= t);
                 if n == 0 || n < *limit || reached {
                     self.done = true;
                 }
@@ -608,12 +901,17 @@ struct Progress {
 
 impl Progress {
     fn new(on: bool) -> Self {
-        Progress { multi: on.then(indicatif::MultiProgress::new) }
+        Progress {
+            multi: on.then(indicatif::MultiProgress::new),
+        }
     }
     fn bar(&self, name: &str) -> Option<indicatif::ProgressBar> {
         let m = self.multi.as_ref()?;
         let b = m.add(indicatif::ProgressBar::new_spinner());
-        b.set_style(indicatif::ProgressStyle::with_template("{spinner} {prefix:>28} {msg} [{elapsed}]").unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()));
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {prefix:>28} {msg} [{elapsed}]")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
         b.set_prefix(name.to_owned());
         b.enable_steady_tick(std::time::Duration::from_millis(120));
         Some(b)

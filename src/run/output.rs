@@ -46,11 +46,17 @@ pub struct ModelSink {
     pub samples: Vec<InvalidRecord>,
     /// Streams still producing this model.
     pub pending_streams: usize,
+    published: bool,
 }
 
 impl ModelSink {
     /// Opens `<dir>/<model>.ndjson.partial`.
-    pub fn create(dir: &Path, schema: &'static ModelSchema, duplicates: Option<Duplicates>, streams: usize) -> std::io::Result<Self> {
+    pub fn create(
+        dir: &Path,
+        schema: &'static ModelSchema,
+        duplicates: Option<Duplicates>,
+        streams: usize,
+    ) -> std::io::Result<Self> {
         let target = dir.join(format!("{}.ndjson", schema.name));
         let partial = dir.join(format!("{}.ndjson.partial", schema.name));
         let file = BufWriter::with_capacity(256 * 1024, std::fs::File::create(&partial)?);
@@ -67,20 +73,36 @@ impl ModelSink {
             duplicate_count: 0,
             samples: Vec::new(),
             pending_streams: streams,
+            published: false,
         })
     }
 
     /// Records an invalid record.
     pub fn reject(&mut self, remote_id: Option<String>, pointer: String, reason: String) {
         self.invalid += 1;
-        tracing::warn!(model = self.schema.name, remote_id = remote_id.as_deref().unwrap_or(""), pointer, "invalid record left out: {reason}");
+        tracing::warn!(
+            model = self.schema.name,
+            remote_id = remote_id.as_deref().unwrap_or(""),
+            pointer,
+            "invalid record left out: {reason}"
+        );
         if self.samples.len() < MAX_SAMPLES {
-            self.samples.push(InvalidRecord { model: self.schema.name.to_owned(), remote_id, pointer, reason });
+            self.samples.push(InvalidRecord {
+                model: self.schema.name.to_owned(),
+                remote_id,
+                pointer,
+                reason,
+            });
         }
     }
 
     /// Validates and writes one record.
-    pub fn accept(&mut self, id: String, remote_id: Option<String>, record: Value) -> std::io::Result<()> {
+    pub fn accept(
+        &mut self,
+        id: String,
+        remote_id: Option<String>,
+        record: Value,
+    ) -> std::io::Result<()> {
         if let Some(m) = &mut self.merged {
             match m.get_mut(&id) {
                 Some(existing) => {
@@ -107,12 +129,28 @@ impl ModelSink {
     }
 
     fn validate(&mut self, remote_id: &Option<String>, record: &Value) -> bool {
-        let errors: Vec<(String, String)> = self.schema.validator.iter_errors(record).take(5).map(|e| (e.instance_path().to_string(), e.to_string())).collect();
+        let errors: Vec<(String, String)> = self
+            .schema
+            .validator
+            .iter_errors(record)
+            .take(5)
+            .map(|e| (e.instance_path().to_string(), e.to_string()))
+            .collect();
         if errors.is_empty() {
             return true;
         }
         let pointer = errors[0].0.clone();
-        let reason = errors.iter().map(|(p, m)| if p.is_empty() { m.clone() } else { format!("{p}: {m}") }).collect::<Vec<_>>().join("; ");
+        let reason = errors
+            .iter()
+            .map(|(p, m)| {
+                if p.is_empty() {
+                    m.clone()
+                } else {
+                    format!("{p}: {m}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
         self.reject(remote_id.clone(), pointer, reason);
         false
     }
@@ -129,7 +167,10 @@ impl ModelSink {
     pub fn finish(&mut self) -> std::io::Result<()> {
         if let Some(m) = self.merged.take() {
             for (_, rec) in m {
-                let rid = rec.get("remote_id").and_then(|v| v.as_str()).map(str::to_owned);
+                let rid = rec
+                    .get("remote_id")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned);
                 if self.validate(&rid, &rec) {
                     self.write(&rec)?;
                 }
@@ -140,6 +181,7 @@ impl ModelSink {
             f.get_ref().sync_all()?;
             drop(f);
             std::fs::rename(&self.partial, &self.target)?;
+            self.published = true;
         }
         Ok(())
     }
@@ -152,7 +194,7 @@ impl ModelSink {
 
     /// Whether the file was published.
     pub fn is_complete(&self) -> bool {
-        self.file.is_none() && self.target.exists() && !self.partial.exists()
+        self.published
     }
 }
 
@@ -231,7 +273,10 @@ impl Report {
     /// Writes `report.json` into `dir`.
     pub fn write(&self, dir: &Path) -> std::io::Result<()> {
         let tmp = dir.join("report.json.partial");
-        std::fs::write(&tmp, serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?)?;
+        std::fs::write(
+            &tmp,
+            serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?,
+        )?;
         std::fs::rename(tmp, dir.join("report.json"))
     }
 }

@@ -29,8 +29,19 @@ pub struct Rec {
 
 impl Rec {
     /// A new record.
-    pub fn new(value: Value, source: Arc<str>, vars: Arc<Map<String, Value>>, parent: Option<Arc<Rec>>) -> Rec {
-        Rec { value, source, vars, parent, mj: OnceLock::new() }
+    pub fn new(
+        value: Value,
+        source: Arc<str>,
+        vars: Arc<Map<String, Value>>,
+        parent: Option<Arc<Rec>>,
+    ) -> Rec {
+        Rec {
+            value,
+            source,
+            vars,
+            parent,
+            mj: OnceLock::new(),
+        }
     }
 
     /// The record as a template value (converted once).

@@ -34,7 +34,10 @@ pub struct Response {
 impl Response {
     /// First header with this (lower-case) name.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -58,7 +61,10 @@ pub enum TransportError {
 impl TransportError {
     /// Whether a retry may help.
     pub fn is_transient(&self) -> bool {
-        matches!(self, TransportError::Timeout | TransportError::Connect(_) | TransportError::Other(_))
+        matches!(
+            self,
+            TransportError::Timeout | TransportError::Connect(_) | TransportError::Other(_)
+        )
     }
 }
 
@@ -115,15 +121,23 @@ impl Transport {
             .user_agent(concat!("mapper/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| TransportError::Other(e.to_string()))?;
-        Ok(Transport::Http { client, recorder: record.then(|| Mutex::new(Vec::new())) })
+        Ok(Transport::Http {
+            client,
+            recorder: record.then(|| Mutex::new(Vec::new())),
+        })
     }
 
     /// A replay transport from a cassette file (one JSON exchange per line).
     pub fn replay(path: &Path) -> Result<Transport, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let mut exchanges = HashMap::new();
-        for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-            let ex: Exchange = serde_json::from_str(line).map_err(|e| format!("{}:{}: {e}", path.display(), i + 1))?;
+        for (i, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let ex: Exchange = serde_json::from_str(line)
+                .map_err(|e| format!("{}:{}: {e}", path.display(), i + 1))?;
             exchanges.insert(key(&ex.method, &ex.path), ex);
         }
         Ok(Transport::Replay { exchanges })
@@ -145,48 +159,94 @@ impl Transport {
                 let headers: Vec<(String, String)> = resp
                     .headers()
                     .iter()
-                    .map(|(k, v)| (k.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                    .map(|(k, v)| {
+                        (
+                            k.as_str().to_ascii_lowercase(),
+                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                        )
+                    })
                     .collect();
                 let body = resp.bytes().await.map_err(map_err)?;
-                let response = Response { status, headers, body };
+                let response = Response {
+                    status,
+                    headers,
+                    body,
+                };
                 if let Some(rec) = recorder
                     && req.form.is_none()
                     && status < 500
                     && status != 429
                 {
-                    let body = serde_json::from_slice(&response.body)
-                        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&response.body).into_owned()));
+                    let body = serde_json::from_slice(&response.body).unwrap_or_else(|_| {
+                        serde_json::Value::String(
+                            String::from_utf8_lossy(&response.body).into_owned(),
+                        )
+                    });
                     let headers = response
                         .headers
                         .iter()
                         .filter(|(k, _)| k == "link" || k == "content-type")
                         .cloned()
                         .collect();
-                    rec.lock().unwrap().push(Exchange { method: req.method.to_string(), path: path_and_query(&req.url), status, headers, body });
+                    rec.lock().unwrap().push(Exchange {
+                        method: req.method.to_string(),
+                        path: path_and_query(&req.url),
+                        status,
+                        headers,
+                        body,
+                    });
                 }
                 Ok(response)
             }
             Transport::Replay { exchanges } => {
                 let pq = path_and_query(&req.url);
-                let ex = exchanges.get(&key(req.method.as_str(), &pq)).ok_or_else(|| TransportError::NotRecorded(format!("{} {pq}", req.method)))?;
+                let ex = exchanges
+                    .get(&key(req.method.as_str(), &pq))
+                    .ok_or_else(|| TransportError::NotRecorded(format!("{} {pq}", req.method)))?;
                 let body = match &ex.body {
-                    serde_json::Value::String(s) if !ex.headers.iter().any(|(k, v)| k == "content-type" && v.contains("json")) => bytes::Bytes::from(s.clone()),
+                    serde_json::Value::String(s)
+                        if !ex
+                            .headers
+                            .iter()
+                            .any(|(k, v)| k == "content-type" && v.contains("json")) =>
+                    {
+                        bytes::Bytes::from(s.clone())
+                    }
                     v => bytes::Bytes::from(serde_json::to_vec(v).unwrap_or_default()),
                 };
                 // links point at the recorded host; rewrite them to the host asked
                 let headers = ex
                     .headers
                     .iter()
-                    .map(|(k, v)| (k.clone(), if k == "link" { rehost_links(v, &req.url) } else { v.clone() }))
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            if k == "link" {
+                                rehost_links(v, &req.url)
+                            } else {
+                                v.clone()
+                            },
+                        )
+                    })
                     .collect();
-                Ok(Response { status: ex.status, headers, body })
+                Ok(Response {
+                    status: ex.status,
+                    headers,
+                    body,
+                })
             }
         }
     }
 
     /// Writes the recorded exchanges, sorted, one per line.
     pub fn save_recording(&self, path: &PathBuf) -> std::io::Result<usize> {
-        let Transport::Http { recorder: Some(rec), .. } = self else { return Ok(0) };
+        let Transport::Http {
+            recorder: Some(rec),
+            ..
+        } = self
+        else {
+            return Ok(0);
+        };
         let mut ex = rec.lock().unwrap().clone();
         ex.sort_by(|a, b| (&a.path, &a.method).cmp(&(&b.path, &b.method)));
         ex.dedup_by(|a, b| a.path == b.path && a.method == b.method);

@@ -2,8 +2,8 @@
 
 use indexmap::IndexMap;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
-use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use std::fmt;
 
 /// A key or sort value: a JSONPath (`$.job_id`) or a template (`"{{ record.a }}:{{ record.b }}"`).
@@ -43,7 +43,7 @@ pub struct FieldDef {
     #[serde(default)]
     pub template: Option<String>,
     /// A constant value.
-    #[serde(default, rename = "const")]
+    #[serde(default, rename = "const", deserialize_with = "present")]
     pub const_: Option<serde_json::Value>,
     /// Name of a lookup to query; the key is `key`, the result is narrowed by `select`.
     #[serde(default)]
@@ -74,7 +74,7 @@ pub struct FieldDef {
     #[serde(default)]
     pub map: Option<IndexMap<String, serde_json::Value>>,
     /// Value used when the result is null (or, with `map`, unmapped).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub default: Option<serde_json::Value>,
     /// Conversion of the result: `string`, `integer`, `number`, `boolean`, `datetime`
     /// (normalised to UTC ISO-8601 with milliseconds).
@@ -89,6 +89,11 @@ pub struct FieldDef {
     /// Coverage note on this field.
     #[serde(default)]
     pub note: Option<String>,
+}
+
+/// A key that is present is `Some`, even when its value is `null`.
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(d).map(Some)
 }
 
 impl<'de> Deserialize<'de> for FieldSpec {

@@ -39,21 +39,31 @@ impl SourceMap {
             }
             match p.rfind(['.', '[']) {
                 Some(i) => p = &p[..i],
-                None => return self.values.get("").copied().unwrap_or(Pos { line: 1, col: 1 }),
+                None => {
+                    return self
+                        .values
+                        .get("")
+                        .copied()
+                        .unwrap_or(Pos { line: 1, col: 1 });
+                }
             }
         }
     }
 
     /// Position of the key of the mapping entry at `path` (falls back to [`SourceMap::pos`]).
     pub fn key_pos(&self, path: &str) -> Pos {
-        self.keys.get(path).copied().unwrap_or_else(|| self.pos(path))
+        self.keys
+            .get(path)
+            .copied()
+            .unwrap_or_else(|| self.pos(path))
     }
 
     /// The spec path of the deepest node that starts at or before `pos`.
     pub fn path_at(&self, pos: Pos) -> String {
         let mut best: Option<(&String, Pos)> = None;
         for (path, p) in self.keys.iter().chain(self.values.iter()) {
-            if *p <= pos && best.is_none_or(|(bp, b)| *p > b || (*p == b && path.len() > bp.len())) {
+            if *p <= pos && best.is_none_or(|(bp, b)| *p > b || (*p == b && path.len() > bp.len()))
+            {
                 best = Some((path, *p));
             }
         }
@@ -89,7 +99,10 @@ pub enum LoadError {
 /// Reads and deserializes a connector file.
 pub fn load_file(path: &Path) -> Result<(Spec, SourceMap, PathBuf), LoadError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io { file: file.clone(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+        file: file.clone(),
+        source,
+    })?;
     let (spec, map) = load_str(&file, &text)?;
     Ok((spec, map, path.to_path_buf()))
 }
@@ -105,9 +118,17 @@ pub fn load_str(file: &str, text: &str) -> Result<(Spec, SourceMap), LoadError> 
     let spec: Spec = serde_saphyr::from_str(text).map_err(|e| {
         let pos = e
             .location()
-            .map(|l| Pos { line: l.line() as u32, col: l.column() as u32 })
+            .map(|l| Pos {
+                line: l.line() as u32,
+                col: l.column() as u32,
+            })
             .unwrap_or(Pos { line: 1, col: 1 });
-        LoadError::Yaml { file: file.to_owned(), pos, path: map.path_at(pos), message: clean_message(&e) }
+        LoadError::Yaml {
+            file: file.to_owned(),
+            pos,
+            path: map.path_at(pos),
+            message: clean_message(&e),
+        }
     })?;
     Ok((spec, map))
 }
@@ -123,25 +144,47 @@ fn clean_message(e: &serde_saphyr::Error) -> String {
 }
 
 enum Frame {
-    Map { path: String, key: Option<(String, Pos)> },
-    Seq { path: String, index: usize },
+    Map {
+        path: String,
+        key: Option<(String, Pos)>,
+    },
+    Seq {
+        path: String,
+        index: usize,
+    },
 }
 
 fn child_path(parent: &str, key: &str) -> String {
-    if parent.is_empty() { key.to_owned() } else { format!("{parent}.{key}") }
+    if parent.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{parent}.{key}")
+    }
 }
 
 /// Walks the YAML events and records the position of every node by spec path.
 fn source_map(file: &str, text: &str) -> Result<SourceMap, (Pos, String)> {
-    let mut map = SourceMap { file: file.to_owned(), ..Default::default() };
+    let mut map = SourceMap {
+        file: file.to_owned(),
+        ..Default::default()
+    };
     let mut stack: Vec<Frame> = Vec::new();
     let mut anchors: HashMap<usize, ()> = HashMap::new();
     for ev in Parser::new_from_str(text) {
         let (event, span) = ev.map_err(|e| {
             let m = e.marker();
-            (Pos { line: m.line() as u32, col: m.col() as u32 + 1 }, e.info().to_owned())
+            (
+                Pos {
+                    line: m.line() as u32,
+                    col: m.col() as u32 + 1,
+                },
+                e.info().to_owned(),
+            )
         })?;
-        let pos = Pos { line: span.start.line() as u32, col: span.start.col() as u32 + 1 };
+        let pos = Pos {
+            line: span.start.line() as u32,
+            col: span.start.col() as u32 + 1,
+        };
         // The path a new node gets, given where we are; `None` when it is a mapping key.
         let node_path = |stack: &mut Vec<Frame>| -> Option<String> {
             match stack.last_mut() {
@@ -151,7 +194,10 @@ fn source_map(file: &str, text: &str) -> Result<SourceMap, (Pos, String)> {
                     *index += 1;
                     Some(p)
                 }
-                Some(Frame::Map { key: Some((k, _)), path }) => Some(child_path(path, k)),
+                Some(Frame::Map {
+                    key: Some((k, _)),
+                    path,
+                }) => Some(child_path(path, k)),
                 Some(Frame::Map { key: None, .. }) => None,
             }
         };
@@ -213,9 +259,18 @@ mod tests {
         let text = "name: x\nstreams:\n  jobs:\n    fields:\n      name: $.title\n    records: [\"$.a\"]\n";
         let m = source_map("t.yaml", text).unwrap();
         assert_eq!(m.pos("streams.jobs.fields.name"), Pos { line: 5, col: 13 });
-        assert_eq!(m.key_pos("streams.jobs.fields.name"), Pos { line: 5, col: 7 });
+        assert_eq!(
+            m.key_pos("streams.jobs.fields.name"),
+            Pos { line: 5, col: 7 }
+        );
         assert_eq!(m.pos("streams.jobs.records[0]"), Pos { line: 6, col: 15 });
-        assert_eq!(m.pos("streams.jobs.fields.missing"), Pos { line: 5, col: 7 });
-        assert_eq!(m.path_at(Pos { line: 5, col: 20 }), "streams.jobs.fields.name");
+        assert_eq!(
+            m.pos("streams.jobs.fields.missing"),
+            Pos { line: 5, col: 7 }
+        );
+        assert_eq!(
+            m.path_at(Pos { line: 5, col: 20 }),
+            "streams.jobs.fields.name"
+        );
     }
 }

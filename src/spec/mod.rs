@@ -8,7 +8,7 @@ mod field;
 mod load;
 
 pub use field::{FieldDef, FieldSpec, KeySpec};
-pub use load::{load_file, load_str, LoadError, SourceMap};
+pub use load::{LoadError, SourceMap, load_file, load_str};
 
 use indexmap::IndexMap;
 use schemars::JsonSchema;
@@ -417,4 +417,19 @@ pub struct SelectorPart {
     /// Constants visible to mappings of these records as `vars.<name>`.
     #[serde(default)]
     pub vars: IndexMap<String, serde_json::Value>,
+}
+
+/// The JSON Schema (draft-07) of connector files, for editors (`mapper schema`).
+pub fn editor_schema() -> String {
+    let settings = schemars::generate::SchemaSettings::draft07();
+    let generator = settings.into_generator();
+    let mut schema = generator.into_root_schema_for::<Spec>();
+    schema.insert(
+        "$id".into(),
+        serde_json::json!("https://mapper.dev/schemas/connector.schema.json"),
+    );
+    schema.insert("title".into(), serde_json::json!("mapper connector"));
+    let mut text = serde_json::to_string_pretty(&schema).expect("schema serializes");
+    text.push('\n');
+    text
 }
