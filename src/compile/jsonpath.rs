@@ -32,7 +32,7 @@ impl JsonPath {
             return Err(format!("JSONPath `{text}` must start with `$`"));
         }
         let full = jsonpath_rust::parser::parse_json_path(t)
-            .map_err(|e| format!("invalid JSONPath `{text}`: {e}"))?;
+            .map_err(|e| format!("invalid JSONPath `{text}`: {}", one_line(&e.to_string())))?;
         let kind = match simple_steps(t) {
             Some(steps) => Kind::Simple(steps),
             None => Kind::Full(Box::new(full)),
@@ -104,6 +104,20 @@ impl JsonPath {
             _ => self.find(root).into_iter().next(),
         }
     }
+}
+
+/// The parser's multi-line report as one line: "at character N: expected ...".
+fn one_line(msg: &str) -> String {
+    let col = msg
+        .find("--> ")
+        .and_then(|i| msg[i + 4..].split_whitespace().next())
+        .and_then(|p| p.split(':').nth(1))
+        .map(|c| format!("at character {c}: "));
+    let what = msg
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("= "))
+        .unwrap_or_else(|| msg.lines().next().unwrap_or(msg));
+    format!("{}{}", col.unwrap_or_default(), what.trim())
 }
 
 /// Steps of a path made only of `.name`, `['name']`, `[n]` and `[*]`/`.*`; else `None`.

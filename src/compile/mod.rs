@@ -1045,11 +1045,14 @@ impl Compiler<'_> {
                 }
             };
         let source = if let Some(path) = &def.path {
+            let pp = if matches!(f, FieldSpec::Short(_)) {
+                p.to_owned()
+            } else {
+                format!("{p}.path")
+            };
             ValueSource::Path {
                 root,
-                path: self
-                    .jsonpath(&format!("{p}.path"), path)
-                    .or_else(|| self.jsonpath(p, path))?,
+                path: self.jsonpath(&pp, path)?,
                 all: def.all.unwrap_or(false),
             }
         } else if let Some(e) = &def.expr {

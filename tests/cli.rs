@@ -1,0 +1,244 @@
+//! The `mapper` binary: spec diagnostics (a corpus of broken specs with snapshots), the
+//! editor schema's freshness, exit codes, and record → replay (the sandbox mechanism).
+
+mod common;
+
+use common::Config;
+use std::path::Path;
+use std::process::Command;
+
+fn mapper() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_mapper"))
+}
+
+#[test]
+fn broken_specs_report_every_problem_with_its_position() {
+    insta::glob!("fixtures/broken/*.yaml", |path| {
+        let rel = path.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap();
+        let out = mapper().arg("validate").arg(rel).output().unwrap();
+        assert_eq!(out.status.code(), Some(3), "{}", rel.display());
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        for line in stderr.lines() {
+            // file:line:column: on every diagnostic
+            let mut parts = line.splitn(4, ':');
+            assert_eq!(parts.next(), Some(rel.to_str().unwrap()));
+            assert!(parts.next().unwrap().parse::<u32>().unwrap() > 0, "{line}");
+            assert!(parts.next().unwrap().parse::<u32>().unwrap() > 0, "{line}");
+        }
+        insta::assert_snapshot!(stderr);
+    });
+}
+
+#[test]
+fn example_connector_validates() {
+    let out = mapper()
+        .args(["validate", "tests/fixtures/example.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok (13 streams, 12 models)"));
+}
+
+#[test]
+fn committed_editor_schema_is_fresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("connector.schema.json");
+    let out = mapper()
+        .args(["schema", "--out"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let fresh = std::fs::read_to_string(&path).unwrap();
+    let committed = std::fs::read_to_string("schemas/connector.schema.json").unwrap();
+    assert!(
+        fresh == committed,
+        "schemas/connector.schema.json is stale: run `cargo run -- schema` and commit it"
+    );
+    let schema: serde_json::Value = serde_json::from_str(&fresh).unwrap();
+    assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#");
+    // every property of every definition is documented (the docs become editor hints)
+    fn walk(v: &serde_json::Value, path: &str, missing: &mut Vec<String>) {
+        if let Some(props) = v.get("properties").and_then(|p| p.as_object()) {
+            for (k, p) in props {
+                if p.get("description").is_none() {
+                    missing.push(format!("{path}.{k}"));
+                }
+            }
+        }
+        if let Some(obj) = v.as_object() {
+            for (k, child) in obj {
+                walk(child, &format!("{path}/{k}"), missing);
+            }
+        }
+    }
+    let mut missing = Vec::new();
+    walk(&schema, "", &mut missing);
+    assert!(missing.is_empty(), "undocumented: {missing:?}");
+}
+
+async fn run_binary(
+    args: Vec<String>,
+    env: Vec<(&'static str, &'static str)>,
+) -> (Option<i32>, String, String) {
+    tokio::task::spawn_blocking(move || {
+        let mut c = mapper();
+        c.args(&args).env_remove("ACME_API_KEY");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let out = c.output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+fn run_args(server: &common::Server, out: &Path, extra: &[&str]) -> Vec<String> {
+    let mut a = vec![
+        "run".to_owned(),
+        "tests/fixtures/example.yaml".into(),
+        "--base-url".into(),
+        server.url(),
+        "--out".into(),
+        out.display().to_string(),
+    ];
+    a.extend(extra.iter().map(|s| s.to_string()));
+    a
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exit_codes() {
+    let server = common::start(Config::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = vec![("ACME_API_KEY", "test-key-123")];
+
+    let (code, stdout, stderr) = run_binary(run_args(&server, dir.path(), &[]), key.clone()).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains("candidates") && stdout.contains("status success"),
+        "{stdout}"
+    );
+    assert!(dir.path().join("report.json").exists() && dir.path().join("jobs.ndjson").exists());
+
+    let (code, _, stderr) = run_binary(run_args(&server, dir.path(), &[]), vec![]).await;
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("ACME_API_KEY"), "{stderr}");
+
+    let (code, _, stderr) = run_binary(
+        run_args(&server, dir.path(), &[]),
+        vec![("ACME_API_KEY", "nope-nope")],
+    )
+    .await;
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("401 Unauthorized") && stderr.contains("/v1/users"),
+        "{stderr}"
+    );
+
+    server.config.lock().unwrap().invalid_email = true;
+    let (code, stdout, _) = run_binary(run_args(&server, dir.path(), &[]), key.clone()).await;
+    assert_eq!(code, Some(2), "{stdout}");
+    server.config.lock().unwrap().invalid_email = false;
+
+    let (code, _, stderr) = run_binary(
+        run_args(&server, dir.path(), &["--models", "users,nope"]),
+        key.clone(),
+    )
+    .await;
+    assert_eq!(code, Some(3));
+    assert!(stderr.contains("`nope`"), "{stderr}");
+
+    let (code, _, stderr) = run_binary(
+        vec!["run".into(), "tests/fixtures/broken/cycle.yaml".into()],
+        key.clone(),
+    )
+    .await;
+    assert_eq!(code, Some(3));
+    assert!(stderr.contains("cycle.yaml:"), "{stderr}");
+
+    let (code, _, stderr) = run_binary(run_args(&server, dir.path(), &["--sandbox"]), vec![]).await;
+    assert_eq!(code, Some(3), "the example has no sandbox data");
+    assert!(stderr.contains("no sandbox data"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn recorded_cassette_replays_offline_with_the_same_output() {
+    let server = common::start(Config::default()).await;
+    let work = tempfile::tempdir().unwrap();
+    let spec = work.path().join("example.yaml");
+    let mut text = std::fs::read_to_string("tests/fixtures/example.yaml").unwrap();
+    text.push_str("\nsandbox:\n  cassette: example.cassette.ndjson\n");
+    std::fs::write(&spec, &text).unwrap();
+    let cassette = work.path().join("example.cassette.ndjson");
+    std::fs::write(&cassette, "").unwrap();
+    let live = work.path().join("live");
+    let args = vec![
+        "run".to_owned(),
+        spec.display().to_string(),
+        "--base-url".into(),
+        server.url(),
+        "--out".into(),
+        live.display().to_string(),
+        "--record".into(),
+        cassette.display().to_string(),
+    ];
+    let (code, _, stderr) = run_binary(args, vec![("ACME_API_KEY", "test-key-123")]).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    let recorded = std::fs::read_to_string(&cassette).unwrap();
+    assert!(
+        !recorded.contains("test-key-123"),
+        "credentials are never recorded"
+    );
+    assert!(recorded.lines().count() >= 14);
+
+    let replay = work.path().join("replay");
+    let requests_before = server.log.lock().unwrap().len();
+    let (code, stdout, stderr) = run_binary(
+        vec![
+            "run".into(),
+            spec.display().to_string(),
+            "--sandbox".into(),
+            "--out".into(),
+            replay.display().to_string(),
+        ],
+        vec![],
+    )
+    .await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("status success"));
+    assert_eq!(
+        server.log.lock().unwrap().len(),
+        requests_before,
+        "the sandbox makes no request"
+    );
+    for model in [
+        "jobs",
+        "candidates",
+        "job_hiring_team_members",
+        "offers",
+        "interviews",
+    ] {
+        let strip = |p: &Path| -> Vec<serde_json::Value> {
+            std::fs::read_to_string(p.join(format!("{model}.ndjson")))
+                .unwrap()
+                .lines()
+                .map(|l| {
+                    let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+                    v["changed_at"] = serde_json::Value::Null;
+                    v
+                })
+                .collect()
+        };
+        assert_eq!(strip(&live), strip(&replay), "{model}");
+    }
+}
