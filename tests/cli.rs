@@ -166,8 +166,25 @@ async fn exit_codes() {
     assert_eq!(code, Some(3));
     assert!(stderr.contains("cycle.yaml:"), "{stderr}");
 
-    let (code, _, stderr) = run_binary(run_args(&server, dir.path(), &["--sandbox"]), vec![]).await;
-    assert_eq!(code, Some(3), "the example has no sandbox data");
+    // a connector without sandbox data
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = tmp.path().join("nosandbox.yaml");
+    let text = std::fs::read_to_string("tests/fixtures/example.yaml")
+        .unwrap()
+        .replace("sandbox:\n  cassette: example.cassette.ndjson\n", "");
+    std::fs::write(&spec, text).unwrap();
+    let (code, _, stderr) = run_binary(
+        vec![
+            "run".into(),
+            spec.display().to_string(),
+            "--sandbox".into(),
+            "--out".into(),
+            tmp.path().join("o").display().to_string(),
+        ],
+        vec![],
+    )
+    .await;
+    assert_eq!(code, Some(3));
     assert!(stderr.contains("no sandbox data"), "{stderr}");
 }
 
@@ -176,9 +193,7 @@ async fn recorded_cassette_replays_offline_with_the_same_output() {
     let server = common::start(Config::default()).await;
     let work = tempfile::tempdir().unwrap();
     let spec = work.path().join("example.yaml");
-    let mut text = std::fs::read_to_string("tests/fixtures/example.yaml").unwrap();
-    text.push_str("\nsandbox:\n  cassette: example.cassette.ndjson\n");
-    std::fs::write(&spec, &text).unwrap();
+    std::fs::copy("tests/fixtures/example.yaml", &spec).unwrap();
     let cassette = work.path().join("example.cassette.ndjson");
     std::fs::write(&cassette, "").unwrap();
     let live = work.path().join("live");
@@ -241,4 +256,41 @@ async fn recorded_cassette_replays_offline_with_the_same_output() {
         };
         assert_eq!(strip(&live), strip(&replay), "{model}");
     }
+    // the committed sandbox cassette of the example is this recording
+    if std::env::var_os("UPDATE_CASSETTE").is_some() {
+        std::fs::write("tests/fixtures/example.cassette.ndjson", &recorded).unwrap();
+    }
+    let committed =
+        std::fs::read_to_string("tests/fixtures/example.cassette.ndjson").unwrap_or_default();
+    assert!(
+        committed == recorded,
+        "tests/fixtures/example.cassette.ndjson is stale: rerun this test with UPDATE_CASSETTE=1"
+    );
+}
+
+#[test]
+fn sandbox_run_of_the_example_works_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = mapper()
+        .args(["run", "tests/fixtures/example.yaml", "--sandbox", "--out"])
+        .arg(dir.path())
+        .env_remove("ACME_API_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("job_hiring_team_members") && stdout.contains("status success"),
+        "{stdout}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["sandbox"], true);
+    assert_eq!(report["models"]["candidates"]["written"], 3);
 }

@@ -523,3 +523,68 @@ async fn any_of_auth_picks_the_alternative_whose_inputs_are_set() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn per_stream_concurrency_limit_overrides_fan_out_concurrency() {
+    let server = common::start(Config::default()).await;
+    let (report, _dir) = run_example(&server, KEY).await;
+    assert_eq!(report.status, Status::Success);
+    assert_eq!(
+        server.team_inflight.lock().unwrap().1,
+        1,
+        "job_team allows 1 request in flight"
+    );
+
+    // the same connector without the stream's limit fans out 3 at a time
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = tmp.path().join("example.yaml");
+    std::fs::write(
+        &spec,
+        std::fs::read_to_string(EXAMPLE)
+            .unwrap()
+            .replace("    rate_limit: { max_concurrency: 1 }\n", ""),
+    )
+    .unwrap();
+    let server = common::start(Config::default()).await;
+    let (report, _dir) = run_spec(&server, &spec, KEY).await.unwrap();
+    assert_eq!(report.status, Status::Success);
+    assert!(
+        server.team_inflight.lock().unwrap().1 > 1,
+        "without the limit, parents are fetched concurrently"
+    );
+}
+
+#[tokio::test]
+async fn requests_per_second_spaces_requests() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = tmp.path().join("example.yaml");
+    std::fs::write(
+        &spec,
+        std::fs::read_to_string(EXAMPLE)
+            .unwrap()
+            .replace("requests_per_second: 200", "requests_per_second: 20"),
+    )
+    .unwrap();
+    let server = common::start(Config::default()).await;
+    let (report, _dir) = run_spec(&server, &spec, KEY).await.unwrap();
+    assert_eq!(report.status, Status::Success);
+    let mut t = server.arrivals.lock().unwrap().clone();
+    t.sort();
+    assert!(t.len() >= 14);
+    // 20/s → one slot every 51 ms; arrival jitter on loopback is far below the margin used
+    for w in t.windows(2) {
+        assert!(
+            w[1] - w[0] >= std::time::Duration::from_millis(35),
+            "{:?}",
+            w[1] - w[0]
+        );
+    }
+    // and never more than 20 in any one-second window
+    for (i, start) in t.iter().enumerate() {
+        let n = t[i..]
+            .iter()
+            .take_while(|x| **x - *start < std::time::Duration::from_secs(1))
+            .count();
+        assert!(n <= 20);
+    }
+}

@@ -152,8 +152,11 @@ pub async fn run(plan: Arc<Plan>, opts: RunOptions) -> Result<Report, RunError> 
         })?;
         transport::Transport::replay(cassette).map_err(RunError::Spec)?
     } else {
-        transport::Transport::http(plan.timeout, opts.record.is_some())
-            .map_err(|e| RunError::Spec(e.to_string()))?
+        transport::Transport::http(
+            plan.timeout,
+            opts.record.as_ref().map(|_| plan.base_url.clone()),
+        )
+        .map_err(|e| RunError::Spec(e.to_string()))?
     };
     let client = Client::new(
         transport,

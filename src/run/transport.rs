@@ -90,8 +90,10 @@ pub enum Transport {
     Http {
         /// Client.
         client: reqwest::Client,
-        /// Exchanges recorded for a cassette, if recording.
-        recorder: Option<Mutex<Vec<Exchange>>>,
+        /// Exchanges recorded for a cassette, if recording, and the connector's configured
+        /// base URL (links are recorded against it, so a cassette does not depend on the
+        /// host it was recorded from).
+        recorder: Option<(Mutex<Vec<Exchange>>, url::Url)>,
     },
     /// A cassette, matched by method, path and query.
     Replay {
@@ -113,7 +115,7 @@ fn key(method: &str, path: &str) -> String {
 
 impl Transport {
     /// A network transport with the given request timeout.
-    pub fn http(timeout: Duration, record: bool) -> Result<Transport, TransportError> {
+    pub fn http(timeout: Duration, record: Option<url::Url>) -> Result<Transport, TransportError> {
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(30)))
@@ -123,7 +125,7 @@ impl Transport {
             .map_err(|e| TransportError::Other(e.to_string()))?;
         Ok(Transport::Http {
             client,
-            recorder: record.then(|| Mutex::new(Vec::new())),
+            recorder: record.map(|base| (Mutex::new(Vec::new()), base)),
         })
     }
 
@@ -172,7 +174,7 @@ impl Transport {
                     headers,
                     body,
                 };
-                if let Some(rec) = recorder
+                if let Some((rec, base)) = recorder
                     && req.form.is_none()
                     && status < 500
                     && status != 429
@@ -186,7 +188,16 @@ impl Transport {
                         .headers
                         .iter()
                         .filter(|(k, _)| k == "link" || k == "content-type")
-                        .cloned()
+                        .map(|(k, v)| {
+                            (
+                                k.clone(),
+                                if k == "link" {
+                                    rehost_links(v, base)
+                                } else {
+                                    v.clone()
+                                },
+                            )
+                        })
                         .collect();
                     rec.lock().unwrap().push(Exchange {
                         method: req.method.to_string(),
@@ -247,7 +258,7 @@ impl Transport {
         else {
             return Ok(0);
         };
-        let mut ex = rec.lock().unwrap().clone();
+        let mut ex = rec.0.lock().unwrap().clone();
         ex.sort_by(|a, b| (&a.path, &a.method).cmp(&(&b.path, &b.method)));
         ex.dedup_by(|a, b| a.path == b.path && a.method == b.method);
         let mut out = String::new();

@@ -73,6 +73,10 @@ pub struct Server {
     pub config: Arc<Mutex<Config>>,
     pub log: Arc<Mutex<Vec<Logged>>>,
     pub addr: String,
+    /// Requests in flight on /v1/jobs/{id}/team, and the most seen at once.
+    pub team_inflight: Arc<Mutex<(u32, u32)>>,
+    /// Arrival times of every request.
+    pub arrivals: Arc<Mutex<Vec<std::time::Instant>>>,
 }
 
 impl Server {
@@ -94,8 +98,7 @@ impl Server {
 pub async fn start(config: Config) -> Server {
     let mut server = Server {
         config: Arc::new(Mutex::new(config)),
-        log: Default::default(),
-        addr: String::new(),
+        ..Default::default()
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     server.addr = listener.local_addr().unwrap().to_string();
@@ -115,6 +118,7 @@ pub async fn start(config: Config) -> Server {
 }
 
 fn log_and_auth(s: &Server, method: &str, uri: &Uri, headers: &HeaderMap) -> Result<(), Response> {
+    s.arrivals.lock().unwrap().push(std::time::Instant::now());
     s.log.lock().unwrap().push(Logged {
         method: method.into(),
         path: uri.path().into(),
@@ -165,7 +169,7 @@ fn log_and_auth(s: &Server, method: &str, uri: &Uri, headers: &HeaderMap) -> Res
     }
 }
 
-async fn token(State(s): State<Server>, uri: Uri, headers: HeaderMap, body: String) -> Response {
+async fn token(State(s): State<Server>, uri: Uri, body: String) -> Response {
     s.log.lock().unwrap().push(Logged {
         method: "POST".into(),
         path: uri.path().into(),
@@ -314,6 +318,13 @@ async fn team(
     if let Err(r) = log_and_auth(&s, "GET", &uri, &headers) {
         return r;
     }
+    {
+        let mut f = s.team_inflight.lock().unwrap();
+        f.0 += 1;
+        f.1 = f.1.max(f.0);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(40)).await;
+    s.team_inflight.lock().unwrap().0 -= 1;
     let body = match id.as_str() {
         "j1" => {
             json!({"hiring_managers": [{"user_id": "u1"}], "recruiters": [{"user_id": "u1"}, {"user_id": "u2"}]})
