@@ -537,7 +537,7 @@ async fn per_stream_concurrency_limit_overrides_fan_out_concurrency() {
 
     // the same connector without the stream's limit fans out 3 at a time
     let tmp = tempfile::tempdir().unwrap();
-    let spec = tmp.path().join("example.yaml");
+    let spec = copy_example(tmp.path());
     std::fs::write(
         &spec,
         std::fs::read_to_string(EXAMPLE)
@@ -557,7 +557,7 @@ async fn per_stream_concurrency_limit_overrides_fan_out_concurrency() {
 #[tokio::test]
 async fn requests_per_second_spaces_requests() {
     let tmp = tempfile::tempdir().unwrap();
-    let spec = tmp.path().join("example.yaml");
+    let spec = copy_example(tmp.path());
     std::fs::write(
         &spec,
         std::fs::read_to_string(EXAMPLE)
@@ -587,4 +587,10 @@ async fn requests_per_second_spaces_requests() {
             .count();
         assert!(n <= 20);
     }
+}
+
+/// A copy of the example connector (with its cassette) in `dir`, to edit.
+fn copy_example(dir: &Path) -> PathBuf {
+    std::fs::copy("tests/fixtures/example.cassette.ndjson", dir.join("example.cassette.ndjson")).unwrap();
+    dir.join("example.yaml")
 }
