@@ -591,6 +591,10 @@ async fn requests_per_second_spaces_requests() {
 
 /// A copy of the example connector (with its cassette) in `dir`, to edit.
 fn copy_example(dir: &Path) -> PathBuf {
-    std::fs::copy("tests/fixtures/example.cassette.ndjson", dir.join("example.cassette.ndjson")).unwrap();
+    std::fs::copy(
+        "tests/fixtures/example.cassette.ndjson",
+        dir.join("example.cassette.ndjson"),
+    )
+    .unwrap();
     dir.join("example.yaml")
 }

@@ -163,11 +163,6 @@ impl Template {
         &self.text
     }
 
-    /// Whether the template has no expression at all.
-    pub fn is_literal(&self) -> bool {
-        self.parts.iter().all(|p| matches!(p, Part::Lit(_)))
-    }
-
     /// Renders to text; an undefined or null expression renders as the empty string.
     pub fn render(&self, ctx: &MjValue) -> Result<String, String> {
         let mut out = String::new();

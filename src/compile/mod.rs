@@ -112,7 +112,7 @@ pub fn compile(spec: &Spec, map: &SourceMap, file: &Path) -> Result<Plan, Vec<Di
 }
 
 /// Variables each kind of template may read.
-const REQUEST_VARS: &[&str] = &["inputs", "parent", "parents", "vars", "page"];
+const REQUEST_VARS: &[&str] = &["inputs", "parent", "parents", "vars"];
 const RECORD_VARS: &[&str] = &["inputs", "record", "parent", "parents", "vars", "item"];
 const MJ_GLOBALS: &[&str] = &[
     "range",
@@ -879,7 +879,7 @@ impl Compiler<'_> {
                 "changed_at" => FieldValue::ChangedAt,
                 "remote_data" => FieldValue::RemoteData,
                 _ => match mapped.remove(fname) {
-                    Some(v) => FieldValue::Mapped(v),
+                    Some(v) => FieldValue::Mapped(Box::new(v)),
                     None => FieldValue::Empty(schema.empty_value(fname)),
                 },
             };
@@ -1112,9 +1112,13 @@ impl Compiler<'_> {
                     }
                     EachItem::Object(members)
                 }
-                (None, Some(v)) => {
-                    EachItem::Value(self.value_map(&format!("{p}.value"), v, env, None, true)?)
-                }
+                (None, Some(v)) => EachItem::Value(Box::new(self.value_map(
+                    &format!("{p}.value"),
+                    v,
+                    env,
+                    None,
+                    true,
+                )?)),
                 _ => {
                     self.err(
                         p,

@@ -377,7 +377,7 @@ pub enum FieldValue {
     /// Not mapped: this empty value.
     Empty(Value),
     /// Mapped.
-    Mapped(ValueMap),
+    Mapped(Box<ValueMap>),
 }
 
 /// A value mapping with its post-processing.
@@ -447,7 +447,7 @@ pub enum EachItem {
     /// An object.
     Object(Vec<(String, ValueMap)>),
     /// A value.
-    Value(ValueMap),
+    Value(Box<ValueMap>),
 }
 
 /// The value a JSONPath starts from.

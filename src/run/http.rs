@@ -4,11 +4,10 @@
 use super::RunError;
 use super::transport::{Request, Response, Transport};
 use crate::compile::expr::Template;
-use crate::compile::{Auth, Limits, RetryPolicy};
+use crate::compile::{Auth, Limits, Plan, RetryPolicy};
 use crate::secret::{Redactor, Secret};
 use crate::spec::ClientAuthStyle;
 use minijinja::Value as MjValue;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, Semaphore};
@@ -112,15 +111,14 @@ impl Client {
     /// Builds the client. `scope` holds `inputs` for auth and header templates.
     pub fn new(
         transport: Transport,
-        configured_base: &url::Url,
+        plan: &Plan,
         override_base: Option<&url::Url>,
         auth: Option<&Auth>,
-        headers: &[(String, Template)],
         scope: &MjValue,
-        limits: &Limits,
-        retry: RetryPolicy,
         redactor: Redactor,
     ) -> Result<Client, RunError> {
+        let (configured_base, headers, limits, retry) =
+            (&plan.base_url, &plan.headers, &plan.limits, plan.retry);
         let mut base = configured_base.clone();
         if let Some(o) = override_base {
             base.set_scheme(o.scheme()).map_err(|_| {
@@ -549,9 +547,6 @@ fn split_links(h: &str) -> Vec<&str> {
     out.push(&h[start..]);
     out
 }
-
-/// Shared pointer alias.
-pub type SharedClient = Arc<Client>;
 
 #[cfg(test)]
 mod tests {

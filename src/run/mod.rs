@@ -160,13 +160,10 @@ pub async fn run(plan: Arc<Plan>, opts: RunOptions) -> Result<Report, RunError> 
     };
     let client = Client::new(
         transport,
-        &plan.base_url,
+        &plan,
         opts.base_url.as_ref(),
         auth,
-        &plan.headers,
-        &Scope::request(&inputs, None, None),
-        &plan.limits,
-        plan.retry,
+        &Scope::request(&inputs, None),
         redactor,
     )?;
 
@@ -700,7 +697,7 @@ impl<'a, 'r> Pager<'a, 'r> {
         parent: Option<Arc<Rec>>,
     ) -> Result<Self, RunError> {
         let name = &rc.plan.streams[sid].name;
-        let scope = Scope::request(rc.inputs, parent.as_deref(), None);
+        let scope = Scope::request(rc.inputs, parent.as_deref());
         let err = |e: String| RunError::Spec(format!("streams.{name}.request: {e}"));
         let path = h.path.render(&scope).map_err(err)?;
         let mut base_query = Vec::new();

@@ -77,7 +77,7 @@ pub struct Scope;
 
 impl Scope {
     /// Scope of a request issued for `parent` (fan-out) or for nothing (top level).
-    pub fn request(inputs: &MjValue, parent: Option<&Rec>, page: Option<&Value>) -> MjValue {
+    pub fn request(inputs: &MjValue, parent: Option<&Rec>) -> MjValue {
         let mut m: BTreeMap<&str, MjValue> = BTreeMap::new();
         m.insert("inputs", inputs.clone());
         if let Some(p) = parent {
@@ -86,9 +86,6 @@ impl Scope {
             m.insert("vars", MjValue::from(Serde(&*p.vars)));
         } else {
             m.insert("parents", MjValue::from(Vec::<MjValue>::new()));
-        }
-        if let Some(pg) = page {
-            m.insert("page", MjValue::from(Serde(pg)));
         }
         MjValue::from(m)
     }

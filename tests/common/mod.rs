@@ -1,6 +1,6 @@
 //! A loopback server for the example connector (a made-up ATS), with switches for the
 //! failure modes the engine must handle: auth kinds, 5xx, 429, off-host links, bad data.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::result_large_err, clippy::useless_vec)]
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
