@@ -98,6 +98,15 @@ async fn full_run_maps_every_model() {
         json!({"departments": ["Platform", "Engineering"], "headcount": 2})
     );
     assert_eq!(j1["opened_at"], "2024-01-10T08:00:00.000Z");
+    assert_eq!(
+        j1["integration_fields"],
+        json!([
+            {"id": "j1.level", "key": "level", "type": "CUSTOM", "value": 3, "label": "Level"},
+            {"id": "j1.team", "key": "team", "type": "CUSTOM", "value": "core", "label": "Team"}
+        ]),
+        "each over an expression: a dict's items"
+    );
+    assert_eq!(jobs["j2"]["integration_fields"], json!([]));
     assert_eq!(j1["remote_created_at"], "2024-01-01T00:00:00.000Z");
     assert_eq!(jobs["j2"]["confidential"], false, "default applies to null");
     // lookup: most recent live and active post

@@ -2,6 +2,7 @@
 
 use minijinja::{Environment, Expression, UndefinedBehavior, Value as MjValue};
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 /// The environment every connector compiles against: builtins plus mapper's filters,
@@ -15,6 +16,33 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
             None => MjValue::from(()),
         }
     });
+    env.add_filter(
+        "merge",
+        |a: MjValue, b: MjValue| -> Result<MjValue, minijinja::Error> {
+            let mut out: BTreeMap<String, MjValue> = BTreeMap::new();
+            for v in [a, b] {
+                if v.is_none() || v.is_undefined() {
+                    continue;
+                }
+                if v.kind() != minijinja::value::ValueKind::Map {
+                    return Err(minijinja::Error::new(
+                        minijinja::ErrorKind::InvalidOperation,
+                        format!("merge needs objects, got {}", v.kind()),
+                    ));
+                }
+                for k in v.try_iter()? {
+                    let val = v.get_item(&k)?;
+                    out.insert(
+                        k.as_str()
+                            .map(str::to_owned)
+                            .unwrap_or_else(|| k.to_string()),
+                        val,
+                    );
+                }
+            }
+            Ok(MjValue::from(out))
+        },
+    );
     env.add_filter("nonempty", |v: MjValue| -> MjValue {
         let empty = v.is_none()
             || v.is_undefined()
@@ -265,6 +293,21 @@ mod tests {
                 .unwrap()
                 .nested_variables(),
             vec!["inputs.key".to_string()]
+        );
+    }
+
+    #[test]
+    fn merge_filter_joins_objects() {
+        let ctx = context!(record => MjValue::from(minijinja::value::Serde(serde_json::json!({"a": {"x": 1, "y": 2}, "b": {"y": 3}, "n": null}))));
+        let e = Expr::compile("record.a | merge(record.b)").unwrap();
+        assert_eq!(e.eval(&ctx).unwrap(), serde_json::json!({"x": 1, "y": 3}));
+        let e = Expr::compile("record.n | merge({'k': 1})").unwrap();
+        assert_eq!(e.eval(&ctx).unwrap(), serde_json::json!({"k": 1}));
+        assert!(
+            Expr::compile("record.a | merge(3)")
+                .unwrap()
+                .eval(&ctx)
+                .is_err()
         );
     }
 

@@ -1084,7 +1084,7 @@ impl Compiler<'_> {
                 },
             }
         } else if let Some(each) = &def.each {
-            let path = self.jsonpath(&format!("{p}.each"), each)?;
+            let path = self.key_expr(&format!("{p}.each"), each)?;
             let where_ = def
                 .where_
                 .as_ref()

@@ -428,10 +428,10 @@ pub enum ValueSource {
     },
     /// One element per match.
     Each {
-        /// Root.
+        /// Root (of a JSONPath).
         root: Root,
-        /// Array path.
-        path: JsonPath,
+        /// The elements: every match of a JSONPath, or the array a lone `{{ expression }}` yields.
+        path: KeyExpr,
         /// Element filter.
         where_: Option<Expr>,
         /// Element mapping.

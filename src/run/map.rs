@@ -120,9 +120,18 @@ fn eval(vm: &ValueMap, ctx: &Ctx) -> Result<Value, String> {
             where_,
             item,
         } => {
-            let elems: Vec<Value> = ctx
-                .with_root(*root, |r| path.find(r).into_iter().cloned().collect())
-                .unwrap_or_default();
+            let elems: Vec<Value> = match path {
+                KeyExpr::Path(p) => ctx
+                    .with_root(*root, |r| p.find(r).into_iter().cloned().collect())
+                    .unwrap_or_default(),
+                KeyExpr::Template(t) => match t.render_value(ctx.scope())? {
+                    Value::Array(a) => a,
+                    Value::Null => Vec::new(),
+                    other => {
+                        return Err(format!("`each: {}` gave {other}, not an array", t.as_str()));
+                    }
+                },
+            };
             let mut out = Vec::with_capacity(elems.len());
             for e in &elems {
                 let ictx = Ctx::new(ctx.rec, Some(e), ctx.env);

@@ -276,7 +276,8 @@ async fn jobs(
     let all = vec![
         json!({"id": "j1", "title": "Rust Engineer", "code": "R-1", "private": false, "state": "open", "hours": 40,
                "departments": [{"name": "Platform"}, {"name": "Engineering"}], "office": {"city": "Lisbon", "country_code": "PT", "name": "Lisbon HQ"},
-               "openings": [1, 2], "opened_at": "2024-01-10T09:00:00+01:00", "created_at": "2024-01-01"}),
+               "openings": [1, 2], "opened_at": "2024-01-10T09:00:00+01:00", "created_at": "2024-01-01",
+               "labels": {"team": "core", "level": 3}}),
         json!({"id": "j2", "title": "Recruiter", "code": null, "private": null, "state": "paused", "hours": 20,
                "departments": [], "office": null, "openings": [], "opened_at": null, "created_at": "2024-02-01T00:00:00Z"}),
         json!({"id": "j3", "title": "Designer", "code": "D-3", "private": true, "state": "closed", "hours": 40,
