@@ -74,6 +74,7 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     match cli.command {
         Command::Validate { specs } => validate(&specs),
