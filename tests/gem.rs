@@ -3,9 +3,9 @@
 
 use mapper::compile::compile_file;
 use mapper::run::output::{Report, Status};
-use mapper::run::{run, RunOptions};
+use mapper::run::{RunOptions, run};
 use mapper_sim::gem::{self, Size};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
@@ -17,18 +17,38 @@ async fn run_gem(url: &str, out: &Path) -> Report {
     let mut o = RunOptions::new(out.to_path_buf());
     o.base_url = Some(url::Url::parse(url).unwrap());
     o.env = [("GEM_API_KEY".to_owned(), KEY.to_owned())].into();
-    run(Arc::new(compile_file(Path::new(SPEC)).unwrap()), o).await.unwrap()
+    run(Arc::new(compile_file(Path::new(SPEC)).unwrap()), o)
+        .await
+        .unwrap()
 }
 
 fn read(out: &Path, model: &str) -> Vec<Value> {
-    std::fs::read_to_string(out.join(format!("{model}.ndjson"))).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    std::fs::read_to_string(out.join(format!("{model}.ndjson")))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 fn by_remote(records: &[Value]) -> HashMap<String, Value> {
-    records.iter().map(|r| (r["remote_id"].as_str().unwrap().to_owned(), r.clone())).collect()
+    records
+        .iter()
+        .map(|r| (r["remote_id"].as_str().unwrap().to_owned(), r.clone()))
+        .collect()
 }
 
-const MODELS: &[&str] = &["users", "jobs", "job_postings", "candidates", "application_stages", "applications", "interviews", "job_application_stages", "job_hiring_team_members", "interviewing_team_members"];
+const MODELS: &[&str] = &[
+    "users",
+    "jobs",
+    "job_postings",
+    "candidates",
+    "application_stages",
+    "applications",
+    "interviews",
+    "job_application_stages",
+    "job_hiring_team_members",
+    "interviewing_team_members",
+];
 
 struct Full {
     data: gem::Dataset,
@@ -60,7 +80,13 @@ async fn full_size_run_is_valid_complete_and_consistent() {
         ("applications", d.applications.len()),
         ("interviews", d.scheduled_interviews.len()),
         ("job_application_stages", d.job_stages.len()),
-        ("interviewing_team_members", d.scheduled_interviews.iter().map(|i| i["interviewers"].as_array().unwrap().len()).sum()),
+        (
+            "interviewing_team_members",
+            d.scheduled_interviews
+                .iter()
+                .map(|i| i["interviewers"].as_array().unwrap().len())
+                .sum(),
+        ),
     ];
     for (model, n) in expect {
         assert_eq!(read(out, model).len(), n, "{model}");
@@ -73,7 +99,18 @@ async fn full_size_run_is_valid_complete_and_consistent() {
         .flat_map(|j| {
             ["hiring_managers", "recruiters", "coordinators", "sourcers"]
                 .iter()
-                .flat_map(move |r| j["hiring_team"][r].as_array().unwrap().iter().map(move |u| (j["id"].as_str().unwrap().to_owned(), u["id"].as_str().unwrap().to_owned())))
+                .flat_map(move |r| {
+                    j["hiring_team"][r]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(move |u| {
+                            (
+                                j["id"].as_str().unwrap().to_owned(),
+                                u["id"].as_str().unwrap().to_owned(),
+                            )
+                        })
+                })
         })
         .collect();
     assert_eq!(read(out, "job_hiring_team_members").len(), team.len());
@@ -90,7 +127,12 @@ async fn full_size_run_is_valid_complete_and_consistent() {
     }
 
     // every reference resolves to a record of the referenced model
-    let ids = |m: &str| -> HashSet<String> { read(out, m).iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect() };
+    let ids = |m: &str| -> HashSet<String> {
+        read(out, m)
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
     let refs: &[(&str, &str, &str)] = &[
         ("applications", "job_id", "jobs"),
         ("applications", "candidate_id", "candidates"),
@@ -111,7 +153,10 @@ async fn full_size_run_is_valid_complete_and_consistent() {
         for r in read(out, model) {
             if let Some(id) = r[field].as_str() {
                 non_null += 1;
-                assert!(targets.contains(id), "{model}.{field} = {id} does not resolve to {target}");
+                assert!(
+                    targets.contains(id),
+                    "{model}.{field} = {id} does not resolve to {target}"
+                );
             }
         }
         assert!(non_null > 0, "{model}.{field} is never set");
@@ -125,7 +170,12 @@ async fn ids_are_identical_across_two_runs() {
     run_gem(&sim.url(), a.path()).await;
     run_gem(&sim.url(), b.path()).await;
     for model in MODELS {
-        let ids = |p: &Path| read(p, model).iter().map(|r| r["id"].clone()).collect::<Vec<_>>();
+        let ids = |p: &Path| {
+            read(p, model)
+                .iter()
+                .map(|r| r["id"].clone())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(ids(a.path()), ids(b.path()), "{model}");
     }
 }
@@ -149,8 +199,14 @@ async fn coverage_rules() {
         assert_eq!(u["department"], depts[0]["name"]);
         let names = |a: &[Value]| a.iter().map(|o| o["name"].clone()).collect::<Vec<_>>();
         assert_eq!(u["custom_fields"]["offices"], Value::Array(names(offices)));
-        assert_eq!(u["custom_fields"]["departments"], Value::Array(names(depts)));
-        assert_eq!(u["custom_fields"]["employment_type"], j["custom_fields"]["employment_type"]);
+        assert_eq!(
+            u["custom_fields"]["departments"],
+            Value::Array(names(depts))
+        );
+        assert_eq!(
+            u["custom_fields"]["employment_type"],
+            j["custom_fields"]["employment_type"]
+        );
         if offices.len() > 1 && depts.len() > 1 {
             multi += 1;
         }
@@ -166,8 +222,18 @@ async fn coverage_rules() {
         let best = d
             .job_posts
             .iter()
-            .filter(|p| p["job_id"] == id && p["live"] == true && p["active"] == true && p["deleted_at"].is_null())
-            .max_by_key(|p| (p["created_at"].as_str().unwrap().to_owned(), p["id"].as_str().unwrap().to_owned()));
+            .filter(|p| {
+                p["job_id"] == id
+                    && p["live"] == true
+                    && p["active"] == true
+                    && p["deleted_at"].is_null()
+            })
+            .max_by_key(|p| {
+                (
+                    p["created_at"].as_str().unwrap().to_owned(),
+                    p["id"].as_str().unwrap().to_owned(),
+                )
+            });
         let u = &jobs[id];
         match best {
             Some(p) => {
@@ -175,11 +241,17 @@ async fn coverage_rules() {
                 assert_eq!(u["description"], p["content"], "{id}");
                 assert_eq!(u["post_url"], p["absolute_url"], "{id}");
             }
-            None => assert!(u["description"].is_null() && u["post_url"].is_null(), "{id}"),
+            None => assert!(
+                u["description"].is_null() && u["post_url"].is_null(),
+                "{id}"
+            ),
         }
     }
     assert!(with_post > 0);
-    assert!(d.job_posts.iter().filter(|p| p["live"] == true).count() > with_post, "some jobs have several live posts");
+    assert!(
+        d.job_posts.iter().filter(|p| p["live"] == true).count() > with_post,
+        "some jobs have several live posts"
+    );
 
     // candidate source = the earliest application's source; each application keeps its own
     for c in &d.candidates {
@@ -188,29 +260,62 @@ async fn coverage_rules() {
             .applications
             .iter()
             .filter(|a| a["candidate_id"] == id && a["deleted_at"].is_null())
-            .min_by_key(|a| (a["applied_at"].as_str().unwrap().to_owned(), a["id"].as_str().unwrap().to_owned()));
-        assert_eq!(cands[id]["source"], earliest.map(|a| a["source"]["public_name"].clone()).unwrap_or(Value::Null), "{id}");
+            .min_by_key(|a| {
+                (
+                    a["applied_at"].as_str().unwrap().to_owned(),
+                    a["id"].as_str().unwrap().to_owned(),
+                )
+            });
+        assert_eq!(
+            cands[id]["source"],
+            earliest
+                .map(|a| a["source"]["public_name"].clone())
+                .unwrap_or(Value::Null),
+            "{id}"
+        );
         // confidential from is_private
         assert_eq!(cands[id]["confidential"], c["is_private"]);
     }
     for a in &d.applications {
-        assert_eq!(apps[a["id"].as_str().unwrap()]["custom_fields"]["source"], a["source"]["public_name"]);
+        assert_eq!(
+            apps[a["id"].as_str().unwrap()]["custom_fields"]["source"],
+            a["source"]["public_name"]
+        );
     }
 
     // soft-deleted rows are records with remote_deleted_at = deleted_at
-    for (model, rows) in [("jobs", &d.jobs), ("candidates", &d.candidates), ("applications", &d.applications), ("users", &d.users)] {
+    for (model, rows) in [
+        ("jobs", &d.jobs),
+        ("candidates", &d.candidates),
+        ("applications", &d.applications),
+        ("users", &d.users),
+    ] {
         let recs = by_remote(&read(out, model));
         let deleted: Vec<&Value> = rows.iter().filter(|r| !r["deleted_at"].is_null()).collect();
         assert!(!deleted.is_empty(), "{model}");
         for r in deleted {
-            assert_eq!(recs[r["id"].as_str().unwrap()]["remote_deleted_at"], r["deleted_at"], "{model}");
+            assert_eq!(
+                recs[r["id"].as_str().unwrap()]["remote_deleted_at"],
+                r["deleted_at"],
+                "{model}"
+            );
         }
     }
 
     // an interview's stage is the stage whose plan holds its interview definition
     let stages = by_remote(&read(out, "application_stages"));
     for si in d.scheduled_interviews.iter().take(200) {
-        let stage = d.job_stages.iter().find(|s| s["interviews"].as_array().unwrap().iter().any(|iv| iv["id"] == si["interview"]["id"])).unwrap();
+        let stage = d
+            .job_stages
+            .iter()
+            .find(|s| {
+                s["interviews"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|iv| iv["id"] == si["interview"]["id"])
+            })
+            .unwrap();
         let u = &by_remote(&read(out, "interviews"))[si["id"].as_str().unwrap()];
         assert_eq!(u["stage_id"], stages[stage["id"].as_str().unwrap()]["id"]);
     }
@@ -218,13 +323,19 @@ async fn coverage_rules() {
     // job stages: index from priority
     let jas = read(out, "job_application_stages");
     let s0 = d.job_stages.iter().find(|s| s["priority"] == 2).unwrap();
-    let rec = jas.iter().find(|r| r["stage_id"] == stages[s0["id"].as_str().unwrap()]["id"]).unwrap();
+    let rec = jas
+        .iter()
+        .find(|r| r["stage_id"] == stages[s0["id"].as_str().unwrap()]["id"])
+        .unwrap();
     assert_eq!(rec["index"], 2);
     assert_eq!(rec["job_id"], jobs[s0["job_id"].as_str().unwrap()]["id"]);
 
     // hiring team: one member per user with all their roles
     let team = read(out, "job_hiring_team_members");
-    assert!(team.iter().any(|m| m["roles"] == json!(["HIRING_MANAGER", "RECRUITER"])));
+    assert!(
+        team.iter()
+            .any(|m| m["roles"] == json!(["HIRING_MANAGER", "RECRUITER"]))
+    );
 }
 
 #[tokio::test]
@@ -245,7 +356,10 @@ async fn wrong_key_fails_with_exit_1_naming_the_401() {
     .unwrap();
     assert_eq!(o.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(stderr.contains("401 Unauthorized") && stderr.contains("/ats/v0/"), "{stderr}");
+    assert!(
+        stderr.contains("401 Unauthorized") && stderr.contains("/ats/v0/"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("not-the-key"));
 }
 
@@ -256,13 +370,24 @@ async fn rate_limited_simulator_is_handled() {
     let out = tempfile::tempdir().unwrap();
     let r = run_gem(&sim.url(), out.path()).await;
     assert_eq!(r.status, Status::Success, "{:?}", r.error);
-    assert_eq!(sim.sim.rate_limited.load(std::sync::atomic::Ordering::Relaxed), 0);
+    assert_eq!(
+        sim.sim
+            .rate_limited
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
     // a stricter tenant (3/s) answers 429s; the run waits for Retry-After and completes
     let sim = gem::start(Size::Full, KEY, Some(3), 0).await.unwrap();
     let out = tempfile::tempdir().unwrap();
     let r = run_gem(&sim.url(), out.path()).await;
     assert_eq!(r.status, Status::Success, "{:?}", r.error);
-    assert!(sim.sim.rate_limited.load(std::sync::atomic::Ordering::Relaxed) > 0, "the simulator did refuse some requests");
+    assert!(
+        sim.sim
+            .rate_limited
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0,
+        "the simulator did refuse some requests"
+    );
     assert!(r.retries > 0);
     assert_eq!(read(out.path(), "applications").len(), 1000);
 }
@@ -276,13 +401,25 @@ fn sandbox_runs_offline_on_a_realistic_dataset() {
         .env_remove("GEM_API_KEY")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("interviewing_team_members"), "{stdout}");
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap()).unwrap();
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+            .unwrap();
     assert!(report["models"]["jobs"]["written"].as_u64().unwrap() >= 50);
     assert!(report["models"]["candidates"]["written"].as_u64().unwrap() >= 500);
-    assert!(report["models"]["applications"]["written"].as_u64().unwrap() >= 1000);
+    assert!(
+        report["models"]["applications"]["written"]
+            .as_u64()
+            .unwrap()
+            >= 1000
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -308,7 +445,10 @@ async fn committed_sandbox_cassette_is_the_simulators_data() {
     if std::env::var_os("UPDATE_CASSETTE").is_some() {
         std::fs::write("connectors/gem.cassette.ndjson", &recorded).unwrap();
     }
-    assert!(recorded == std::fs::read_to_string("connectors/gem.cassette.ndjson").unwrap(), "connectors/gem.cassette.ndjson is stale: rerun with UPDATE_CASSETTE=1");
+    assert!(
+        recorded == std::fs::read_to_string("connectors/gem.cassette.ndjson").unwrap(),
+        "connectors/gem.cassette.ndjson is stale: rerun with UPDATE_CASSETTE=1"
+    );
     assert!(!recorded.contains(KEY));
 }
 

@@ -6,13 +6,13 @@
 //! `last_activity_after` on applications); 429 with `Retry-After` above the rate limit;
 //! absent values as `null`. The dataset is generated deterministically.
 
-use crate::{date, ts, Rng, Window, FIRST, LAST};
+use crate::{FIRST, LAST, Rng, Window, date, ts};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -84,13 +84,54 @@ const OFFICES: &[(&str, &str)] = &[
     ("Tōkyō", "Tokyo, Japan"),
     ("Remote – EMEA", "Remote"),
 ];
-const DEPARTMENTS: &[&str] = &["Engineering", "Platform", "Design", "People", "Sales", "Customer Success"];
-const TITLES: &[&str] = &["Senior Backend Engineer (Rust)", "Product Designer", "Recruiter", "Data Engineer", "Account Executive", "Site Reliability Engineer", "Engineering Manager", "Support Specialist", "Frontend Engineer", "Finance Analyst"];
-const STAGES: &[&str] = &["Application Review", "Recruiter Screen", "Technical Interview", "Onsite", "Reference Check", "Offer"];
-const SOURCES: &[(&str, &str)] = &[("src_li", "LinkedIn"), ("src_ref", "Employee Referral"), ("src_web", "Company Website"), ("src_agency", "Agency – Nordhavn"), ("src_event", "Meetup")];
+const DEPARTMENTS: &[&str] = &[
+    "Engineering",
+    "Platform",
+    "Design",
+    "People",
+    "Sales",
+    "Customer Success",
+];
+const TITLES: &[&str] = &[
+    "Senior Backend Engineer (Rust)",
+    "Product Designer",
+    "Recruiter",
+    "Data Engineer",
+    "Account Executive",
+    "Site Reliability Engineer",
+    "Engineering Manager",
+    "Support Specialist",
+    "Frontend Engineer",
+    "Finance Analyst",
+];
+const STAGES: &[&str] = &[
+    "Application Review",
+    "Recruiter Screen",
+    "Technical Interview",
+    "Onsite",
+    "Reference Check",
+    "Offer",
+];
+const SOURCES: &[(&str, &str)] = &[
+    ("src_li", "LinkedIn"),
+    ("src_ref", "Employee Referral"),
+    ("src_web", "Company Website"),
+    ("src_agency", "Agency – Nordhavn"),
+    ("src_event", "Meetup"),
+];
 const REASONS: &[(&str, &str, &str, &str)] = &[
-    ("rr_07", "Insufficient Rust experience", "rrt_1", "We rejected them"),
-    ("rr_11", "Accepted another offer", "rrt_2", "They rejected us"),
+    (
+        "rr_07",
+        "Insufficient Rust experience",
+        "rrt_1",
+        "We rejected them",
+    ),
+    (
+        "rr_11",
+        "Accepted another offer",
+        "rrt_2",
+        "They rejected us",
+    ),
     ("rr_15", "Role put on hold", "rrt_3", "None specified"),
 ];
 const EMPLOYMENT: &[&str] = &["Full-time", "Part-time", "Contract", "Internship"];
@@ -147,17 +188,37 @@ pub fn dataset(size: Size) -> Dataset {
     }
     let users = d.users.clone();
 
-    let statuses = ["open", "open", "closed", "draft", "pending_approval", "approved", "open"];
+    let statuses = [
+        "open",
+        "open",
+        "closed",
+        "draft",
+        "pending_approval",
+        "approved",
+        "open",
+    ];
     for j in 0..n_jobs {
         let created = 10 * day + j as u64 * day;
         let status = statuses[j % statuses.len()];
-        let offices: Vec<Value> = distinct(&mut rng, 1 + (j % 3), OFFICES.len()).into_iter().map(office).collect();
-        let depts: Vec<Value> = distinct(&mut rng, 1 + (j % 2), DEPARTMENTS.len()).into_iter().map(department).collect();
+        let offices: Vec<Value> = distinct(&mut rng, 1 + (j % 3), OFFICES.len())
+            .into_iter()
+            .map(office)
+            .collect();
+        let depts: Vec<Value> = distinct(&mut rng, 1 + (j % 2), DEPARTMENTS.len())
+            .into_iter()
+            .map(department)
+            .collect();
         let mut team = serde_json::Map::new();
         let shared = rng.below(n_users as u64) as usize;
-        for (k, role) in ["hiring_managers", "recruiters", "coordinators", "sourcers"].iter().enumerate() {
+        for (k, role) in ["hiring_managers", "recruiters", "coordinators", "sourcers"]
+            .iter()
+            .enumerate()
+        {
             let count = rng.below(3) as usize;
-            let mut members: Vec<Value> = distinct(&mut rng, count, n_users).into_iter().map(|u| user_lite(&users[u])).collect();
+            let mut members: Vec<Value> = distinct(&mut rng, count, n_users)
+                .into_iter()
+                .map(|u| user_lite(&users[u]))
+                .collect();
             // the same person in two roles, on some jobs
             if j % 4 == 0 && k < 2 && !members.iter().any(|m| m["id"] == users[shared]["id"]) {
                 members.push(user_lite(&users[shared]));
@@ -199,7 +260,12 @@ pub fn dataset(size: Size) -> Dataset {
         }
         // posts: live and active, drafts, newer live ones, deleted ones
         for n in 0..(j % 5) {
-            let (live, active) = match n { 0 => (true, true), 1 => (false, true), 2 => (true, true), _ => (false, false) };
+            let (live, active) = match n {
+                0 => (true, true),
+                1 => (false, true),
+                2 => (true, true),
+                _ => (false, false),
+            };
             let id = format!("jp_{j}_{n}");
             let created_p = created + day + n as u64 * 5 * day;
             d.job_posts.push(json!({
@@ -241,18 +307,37 @@ pub fn dataset(size: Size) -> Dataset {
     let mut si_id = 0usize;
     for c in 0..n_cands {
         let created = 30 * day + c as u64 * 3600;
-        let (f, l) = (FIRST[(c * 5 + 1) % FIRST.len()], LAST[(c * 11 + 2) % LAST.len()]);
+        let (f, l) = (
+            FIRST[(c * 5 + 1) % FIRST.len()],
+            LAST[(c * 11 + 2) % LAST.len()],
+        );
         let mut apps = Vec::new();
         for (k, _) in apps_by_cand[c].clone().iter().enumerate() {
             let j = (c * 7 + k * 13) % n_jobs;
             let job = &d.jobs[j];
             let applied = created + k as u64 * 5 * day + (c as u64 % 7) * 60;
-            let status = match (c + k) % 20 { 0..=11 => "active", 12..=16 => "rejected", _ => "hired" };
+            let status = match (c + k) % 20 {
+                0..=11 => "active",
+                12..=16 => "rejected",
+                _ => "hired",
+            };
             let prospect = (c + k) % 23 == 5;
-            let stages: Vec<&Value> = d.job_stages.iter().filter(|s| s["job_id"] == job["id"]).collect();
-            let stage = if prospect { None } else { Some(stages[(c + k) % stages.len()]) };
+            let stages: Vec<&Value> = d
+                .job_stages
+                .iter()
+                .filter(|s| s["job_id"] == job["id"])
+                .collect();
+            let stage = if prospect {
+                None
+            } else {
+                Some(stages[(c + k) % stages.len()])
+            };
             let (src_id, src_name) = SOURCES[(c + k * 3) % SOURCES.len()];
-            let credited = match (c + k) % 10 { 0..=4 => json!(users[(c + k) % n_users]["id"]), 5..=7 => user_lite(&users[(c + k) % n_users]), _ => Value::Null };
+            let credited = match (c + k) % 10 {
+                0..=4 => json!(users[(c + k) % n_users]["id"]),
+                5..=7 => user_lite(&users[(c + k) % n_users]),
+                _ => Value::Null,
+            };
             let rejected = status == "rejected";
             let reason = REASONS[(c + k) % REASONS.len()];
             let id = format!("ap_{a_id}");
@@ -308,7 +393,12 @@ pub fn dataset(size: Size) -> Dataset {
         let social: Vec<Value> = (0..((c / 2) % 3))
             .map(|s| json!({"value": if s == 0 { format!("https://www.linkedin.com/in/cand-{c}") } else { format!("https://twitter.com/cand{c}") }}))
             .collect();
-        let tags: Vec<Value> = ["rust", "referral", "silver-medalist", "relocation"].iter().enumerate().filter(|(t, _)| (c + t) % 5 == 0).map(|(_, t)| json!(t)).collect();
+        let tags: Vec<Value> = ["rust", "referral", "silver-medalist", "relocation"]
+            .iter()
+            .enumerate()
+            .filter(|(t, _)| (c + t) % 5 == 0)
+            .map(|(_, t)| json!(t))
+            .collect();
         let name_first = if c % 50 == 49 { "" } else { f };
         d.candidates.push(json!({
             "id": format!("cd_{c}"), "first_name": name_first, "last_name": l,
@@ -360,7 +450,12 @@ impl Running {
 }
 
 /// Starts a simulator on `127.0.0.1:port` (0: any free port).
-pub async fn start(size: Size, api_key: &str, rate_limit: Option<usize>, port: u16) -> std::io::Result<Running> {
+pub async fn start(
+    size: Size,
+    api_key: &str,
+    rate_limit: Option<usize>,
+    port: u16,
+) -> std::io::Result<Running> {
     let sim = Arc::new(Sim {
         data: RwLock::new(dataset(size)),
         api_key: api_key.to_owned(),
@@ -381,10 +476,22 @@ pub async fn start(size: Size, api_key: &str, rate_limit: Option<usize>, port: u
 /// The routes (each with and without a trailing slash).
 pub fn router(sim: Arc<Sim>) -> Router {
     let mut r = Router::new();
-    for res in ["users", "jobs", "job_posts", "job_stages", "candidates", "applications", "scheduled_interviews"] {
-        r = r.route(&format!("/ats/v0/{res}"), get(list)).route(&format!("/ats/v0/{res}/"), get(list));
+    for res in [
+        "users",
+        "jobs",
+        "job_posts",
+        "job_stages",
+        "candidates",
+        "applications",
+        "scheduled_interviews",
+    ] {
+        r = r
+            .route(&format!("/ats/v0/{res}"), get(list))
+            .route(&format!("/ats/v0/{res}/"), get(list));
     }
-    r.route("/ats/v0/jobs/{id}/stages", get(job_stages_of)).route("/ats/v0/candidates/{id}", get(candidate)).with_state(sim)
+    r.route("/ats/v0/jobs/{id}/stages", get(job_stages_of))
+        .route("/ats/v0/candidates/{id}", get(candidate))
+        .with_state(sim)
 }
 
 fn error(status: StatusCode, message: &str) -> Response {
@@ -394,7 +501,11 @@ fn error(status: StatusCode, message: &str) -> Response {
 /// Auth, rate limit and logging common to every route.
 fn gate(sim: &Sim, uri: &Uri, headers: &HeaderMap) -> Result<(), Response> {
     sim.requests.fetch_add(1, Ordering::Relaxed);
-    sim.log.lock().unwrap().push(uri.path_and_query().map(|p| p.to_string()).unwrap_or_default());
+    sim.log.lock().unwrap().push(
+        uri.path_and_query()
+            .map(|p| p.to_string())
+            .unwrap_or_default(),
+    );
     if headers.get("x-api-key").and_then(|v| v.to_str().ok()) != Some(sim.api_key.as_str()) {
         return Err(error(StatusCode::UNAUTHORIZED, "Unauthorized"));
     }
@@ -409,34 +520,80 @@ fn gate(sim: &Sim, uri: &Uri, headers: &HeaderMap) -> Result<(), Response> {
     Ok(())
 }
 
-fn filtered<'a>(rows: &'a [Value], q: &HashMap<String, String>, activity_field: &str) -> Vec<&'a Value> {
+fn filtered<'a>(
+    rows: &'a [Value],
+    q: &HashMap<String, String>,
+    activity_field: &str,
+) -> Vec<&'a Value> {
     let include_deleted = q.get("include_deleted").is_some_and(|v| v == "true");
-    let after = q.get(if activity_field == "last_activity_at" { "last_activity_after" } else { "updated_after" });
+    let after = q.get(if activity_field == "last_activity_at" {
+        "last_activity_after"
+    } else {
+        "updated_after"
+    });
     rows.iter()
         .filter(|r| include_deleted || r.get("deleted_at").is_none_or(|d| d.is_null()))
         .filter(|r| match after {
-            Some(a) => r.get(activity_field).and_then(|v| v.as_str()).is_some_and(|v| v >= a.as_str()),
+            Some(a) => r
+                .get(activity_field)
+                .and_then(|v| v.as_str())
+                .is_some_and(|v| v >= a.as_str()),
             None => true,
         })
         .collect()
 }
 
-async fn list(State(sim): State<Arc<Sim>>, uri: Uri, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn list(
+    State(sim): State<Arc<Sim>>,
+    uri: Uri,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     if let Err(r) = gate(&sim, &uri, &headers) {
         return r;
     }
-    let name = uri.path().trim_start_matches("/ats/v0/").trim_end_matches('/').to_owned();
+    let name = uri
+        .path()
+        .trim_start_matches("/ats/v0/")
+        .trim_end_matches('/')
+        .to_owned();
     let data = sim.data.read().unwrap();
-    let Some(rows) = data.resource(&name) else { return error(StatusCode::NOT_FOUND, "Not Found") };
-    let field = if name == "applications" { "last_activity_at" } else { "updated_at" };
+    let Some(rows) = data.resource(&name) else {
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    let field = if name == "applications" {
+        "last_activity_at"
+    } else {
+        "updated_at"
+    };
     let rows = filtered(rows, &q, field);
-    let per_page = q.get("per_page").and_then(|v| v.parse::<i64>().ok()).unwrap_or(100).clamp(1, 500) as usize;
-    let page = q.get("page").and_then(|v| v.parse::<i64>().ok()).unwrap_or(1).max(1) as usize;
-    let items: Vec<&Value> = rows.iter().skip((page - 1) * per_page).take(per_page).copied().collect();
+    let per_page = q
+        .get("per_page")
+        .and_then(|v| v.parse::<i64>().ok())
+        .unwrap_or(100)
+        .clamp(1, 500) as usize;
+    let page = q
+        .get("page")
+        .and_then(|v| v.parse::<i64>().ok())
+        .unwrap_or(1)
+        .max(1) as usize;
+    let items: Vec<&Value> = rows
+        .iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .copied()
+        .collect();
     let mut resp = Json(items).into_response();
     if page * per_page < rows.len() {
-        let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
-        let mut pairs: Vec<(String, String)> = q.iter().filter(|(k, _)| *k != "page" && *k != "per_page").map(|(k, v)| (k.clone(), v.clone())).collect();
+        let host = headers
+            .get("host")
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("127.0.0.1");
+        let mut pairs: Vec<(String, String)> = q
+            .iter()
+            .filter(|(k, _)| *k != "page" && *k != "per_page")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         pairs.sort();
         let mut query: String = pairs.iter().map(|(k, v)| format!("{k}={v}&")).collect();
         query.push_str(&format!("page={}&per_page={per_page}", page + 1));
@@ -446,16 +603,30 @@ async fn list(State(sim): State<Arc<Sim>>, uri: Uri, headers: HeaderMap, Query(q
     resp
 }
 
-async fn job_stages_of(State(sim): State<Arc<Sim>>, uri: Uri, headers: HeaderMap, Path(id): Path<String>, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn job_stages_of(
+    State(sim): State<Arc<Sim>>,
+    uri: Uri,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     if let Err(r) = gate(&sim, &uri, &headers) {
         return r;
     }
     let data = sim.data.read().unwrap();
-    let rows: Vec<&Value> = filtered(&data.job_stages, &q, "updated_at").into_iter().filter(|s| s["job_id"] == id.as_str()).collect();
+    let rows: Vec<&Value> = filtered(&data.job_stages, &q, "updated_at")
+        .into_iter()
+        .filter(|s| s["job_id"] == id.as_str())
+        .collect();
     Json(rows).into_response()
 }
 
-async fn candidate(State(sim): State<Arc<Sim>>, uri: Uri, headers: HeaderMap, Path(id): Path<String>) -> Response {
+async fn candidate(
+    State(sim): State<Arc<Sim>>,
+    uri: Uri,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
     if let Err(r) = gate(&sim, &uri, &headers) {
         return r;
     }
@@ -477,20 +648,67 @@ mod tests {
         assert_eq!(d.candidates.len(), 600);
         assert_eq!(d.applications.len(), 1000, "two exactly full pages of 500");
         assert!(d.users.len() >= 40);
-        assert!(d.candidates.iter().any(|c| c["email_addresses"].as_array().unwrap().len() >= 2));
-        assert!(d.candidates.iter().any(|c| c["email_addresses"].as_array().unwrap().is_empty()));
+        assert!(
+            d.candidates
+                .iter()
+                .any(|c| c["email_addresses"].as_array().unwrap().len() >= 2)
+        );
+        assert!(
+            d.candidates
+                .iter()
+                .any(|c| c["email_addresses"].as_array().unwrap().is_empty())
+        );
         assert!(d.candidates.iter().any(|c| c["is_private"] == true));
         assert!(d.applications.iter().any(|a| a["current_stage"].is_null()));
-        assert!(d.applications.iter().any(|a| a["rejection_reason"].is_object()));
+        assert!(
+            d.applications
+                .iter()
+                .any(|a| a["rejection_reason"].is_object())
+        );
         assert!(d.applications.iter().any(|a| a["status"] == "hired"));
-        assert!(d.scheduled_interviews.iter().any(|i| i["interviewers"].as_array().unwrap().len() >= 2));
-        assert!(d.scheduled_interviews.iter().any(|i| i["start"].get("date").is_some()));
-        for res in ["users", "jobs", "job_posts", "job_stages", "candidates", "applications", "scheduled_interviews"] {
-            assert!(d.resource(res).unwrap().iter().any(|r| !r["deleted_at"].is_null()), "{res} has soft-deleted rows");
+        assert!(
+            d.scheduled_interviews
+                .iter()
+                .any(|i| i["interviewers"].as_array().unwrap().len() >= 2)
+        );
+        assert!(
+            d.scheduled_interviews
+                .iter()
+                .any(|i| i["start"].get("date").is_some())
+        );
+        for res in [
+            "users",
+            "jobs",
+            "job_posts",
+            "job_stages",
+            "candidates",
+            "applications",
+            "scheduled_interviews",
+        ] {
+            assert!(
+                d.resource(res)
+                    .unwrap()
+                    .iter()
+                    .any(|r| !r["deleted_at"].is_null()),
+                "{res} has soft-deleted rows"
+            );
         }
-        assert!(d.job_posts.iter().any(|p| p["live"] == false && p["active"] == true));
-        assert!(d.jobs.iter().any(|j| j["offices"].as_array().unwrap().len() >= 2 && j["departments"].as_array().unwrap().len() >= 2));
-        let ids: std::collections::HashSet<&str> = d.applications.iter().map(|a| a["id"].as_str().unwrap()).collect();
+        assert!(
+            d.job_posts
+                .iter()
+                .any(|p| p["live"] == false && p["active"] == true)
+        );
+        assert!(
+            d.jobs
+                .iter()
+                .any(|j| j["offices"].as_array().unwrap().len() >= 2
+                    && j["departments"].as_array().unwrap().len() >= 2)
+        );
+        let ids: std::collections::HashSet<&str> = d
+            .applications
+            .iter()
+            .map(|a| a["id"].as_str().unwrap())
+            .collect();
         assert_eq!(ids.len(), 1000);
     }
 }

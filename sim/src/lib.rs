@@ -46,7 +46,13 @@ pub fn ts(secs: u64) -> String {
     let days = base_days + total.div_euclid(86_400);
     let rem = total.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z", rem / 3600, rem % 3600 / 60, rem % 60, (secs * 7) % 1000)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        (secs * 7) % 1000
+    )
 }
 
 /// The date part of [`ts`].
@@ -77,13 +83,19 @@ pub struct Window {
 impl Window {
     /// A window of `limit` requests per second.
     pub fn new(limit: usize) -> Self {
-        Window { limit, seen: Mutex::new(VecDeque::new()) }
+        Window {
+            limit,
+            seen: Mutex::new(VecDeque::new()),
+        }
     }
     /// Counts a request; false when it is over the limit.
     pub fn allow(&self) -> bool {
         let now = Instant::now();
         let mut q = self.seen.lock().unwrap();
-        while q.front().is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1)) {
+        while q
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+        {
             q.pop_front();
         }
         if q.len() >= self.limit {
@@ -95,9 +107,38 @@ impl Window {
 }
 
 /// Non-ASCII and plain first names.
-pub const FIRST: &[&str] = &["Ada", "Inês", "Jörg", "Zoë", "Łukasz", "Søren", "Chloé", "José", "Aiko", "Björn", "Olamide", "Marisol", "Tomasz", "Lena", "Ngozi", "Sanjay", "Émile", "Yara", "Nuno", "Ryō", "Mei", "Omar", "Greta", "Kwame"];
+pub const FIRST: &[&str] = &[
+    "Ada", "Inês", "Jörg", "Zoë", "Łukasz", "Søren", "Chloé", "José", "Aiko", "Björn", "Olamide",
+    "Marisol", "Tomasz", "Lena", "Ngozi", "Sanjay", "Émile", "Yara", "Nuno", "Ryō", "Mei", "Omar",
+    "Greta", "Kwame",
+];
 /// Non-ASCII and plain last names.
-pub const LAST: &[&str] = &["Lovelace", "Carvalho", "Müller", "Ødegård", "Wróbel", "Kjær", "Dubois", "García", "Tanaka", "Sjöberg", "Adeyemi", "Ortega", "Wrona", "Fischer", "Okafor", "Iyer", "Zoë-Laurent", "Haddad", "Gonçalves", "Satō", "李", "Nakamura", "Lindqvist", "Mensah"];
+pub const LAST: &[&str] = &[
+    "Lovelace",
+    "Carvalho",
+    "Müller",
+    "Ødegård",
+    "Wróbel",
+    "Kjær",
+    "Dubois",
+    "García",
+    "Tanaka",
+    "Sjöberg",
+    "Adeyemi",
+    "Ortega",
+    "Wrona",
+    "Fischer",
+    "Okafor",
+    "Iyer",
+    "Zoë-Laurent",
+    "Haddad",
+    "Gonçalves",
+    "Satō",
+    "李",
+    "Nakamura",
+    "Lindqvist",
+    "Mensah",
+];
 
 #[cfg(test)]
 mod tests {

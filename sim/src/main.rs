@@ -5,7 +5,12 @@ use mapper_sim::gem;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let get = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
+    let get = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
     let vendor = args.first().cloned().unwrap_or_default();
     let port: u16 = get("--port").and_then(|p| p.parse().ok()).unwrap_or(0);
     let key = get("--key").unwrap_or_else(|| "sim-key".into());

@@ -202,7 +202,9 @@ pub async fn run(plan: Arc<Plan>, opts: RunOptions) -> Result<Report, RunError> 
         .iter()
         .map(|s| match &s.source {
             Source::Http(h)
-                if h.limits.requests_per_second.is_some() || h.limits.max_concurrency.is_some() =>
+                if !opts.sandbox
+                    && (h.limits.requests_per_second.is_some()
+                        || h.limits.max_concurrency.is_some()) =>
             {
                 Some(Gate::new(&h.limits))
             }
