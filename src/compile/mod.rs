@@ -113,7 +113,8 @@ pub fn compile(spec: &Spec, map: &SourceMap, file: &Path) -> Result<Plan, Vec<Di
 
 /// Variables each kind of template may read.
 const REQUEST_VARS: &[&str] = &["inputs", "parent", "parents", "vars"];
-const RECORD_VARS: &[&str] = &["inputs", "record", "parent", "parents", "vars", "item"];
+const RECORD_VARS: &[&str] = &["inputs", "record", "parent", "parents", "vars", "item", "index"];
+const THEN_VARS: &[&str] = &["inputs", "record", "parent", "parents", "vars", "item", "index", "value"];
 const MJ_GLOBALS: &[&str] = &[
     "range",
     "dict",
@@ -1228,8 +1229,10 @@ impl Compiler<'_> {
                 }
             }
         }
+        let then = def.then.as_ref().and_then(|t| self.expr(&format!("{p}.then"), t, THEN_VARS));
         Some(ValueMap {
             source,
+            then,
             ref_model,
             map: def.map.map(|m| m.into_iter().collect()),
             default: def.default,
@@ -1257,6 +1260,7 @@ fn complete_members(target: &Value, members: &mut Vec<(String, ValueMap)>) {
                 name.clone(),
                 ValueMap {
                     source: ValueSource::Const(schema::empty_value_of(prop)),
+                    then: None,
                     ref_model: None,
                     map: None,
                     default: None,

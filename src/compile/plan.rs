@@ -385,6 +385,8 @@ pub enum FieldValue {
 pub struct ValueMap {
     /// Source of the value.
     pub source: ValueSource,
+    /// Transformation of the value (bound as `value`).
+    pub then: Option<Expr>,
     /// Turn a remote id into this model's unified id.
     pub ref_model: Option<&'static str>,
     /// Enum map.

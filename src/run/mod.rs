@@ -602,10 +602,10 @@ impl<'a> RunCtx<'a> {
         };
         match &s.source {
             Source::Static(records) => {
-                for r in records {
+                for (i, r) in records.iter().enumerate() {
                     self.process(
                         sid,
-                        Rec::new(r.clone(), Arc::from("static"), Default::default(), None),
+                        Rec::new(r.clone(), Arc::from("static"), Default::default(), None, i as u64),
                         &mut spool,
                         &env,
                     )?;
@@ -614,6 +614,7 @@ impl<'a> RunCtx<'a> {
             Source::Derive { from, explode } => {
                 for parent in self.read_spool(*from)? {
                     let parent = Arc::new(parent?);
+                    let mut index = 0;
                     for (path, vars) in &explode.parts {
                         let items: Vec<Value> =
                             path.find(&parent.value).into_iter().cloned().collect();
@@ -623,7 +624,9 @@ impl<'a> RunCtx<'a> {
                                 parent.source.clone(),
                                 parent.child_vars(vars),
                                 Some(parent.clone()),
+                                index,
                             );
+                            index += 1;
                             self.process(sid, rec, &mut spool, &env)?;
                         }
                     }
@@ -688,6 +691,7 @@ struct Pager<'a, 'r> {
     next: Option<url::Url>,
     page_no: u64,
     offset: u64,
+    index: u64,
     done: bool,
 }
 
@@ -727,6 +731,7 @@ impl<'a, 'r> Pager<'a, 'r> {
             next: None,
             page_no,
             offset,
+            index: 0,
             done: false,
         })
     }
@@ -821,7 +826,9 @@ impl<'a, 'r> Pager<'a, 'r> {
                     source.clone(),
                     vars.clone(),
                     self.parent.clone(),
+                    self.index,
                 ));
+                self.index += 1;
             }
         }
         let n = recs.len() as u64;

@@ -23,25 +23,17 @@ pub struct Rec {
     /// The record it was fetched for or exploded from.
     #[serde(rename = "p", default)]
     pub parent: Option<Arc<Rec>>,
+    /// Position among the records of the same response(s) or source record, from 0.
+    #[serde(rename = "i", default)]
+    pub index: u64,
     #[serde(skip)]
     mj: OnceLock<MjValue>,
 }
 
 impl Rec {
     /// A new record.
-    pub fn new(
-        value: Value,
-        source: Arc<str>,
-        vars: Arc<Map<String, Value>>,
-        parent: Option<Arc<Rec>>,
-    ) -> Rec {
-        Rec {
-            value,
-            source,
-            vars,
-            parent,
-            mj: OnceLock::new(),
-        }
+    pub fn new(value: Value, source: Arc<str>, vars: Arc<Map<String, Value>>, parent: Option<Arc<Rec>>, index: u64) -> Rec {
+        Rec { value, source, vars, parent, index, mj: OnceLock::new() }
     }
 
     /// The record as a template value (converted once).
@@ -92,6 +84,11 @@ impl Scope {
 
     /// Scope of a record's mappings; `item` is the element of an `each`.
     pub fn record(inputs: &MjValue, rec: &Rec, item: Option<&Value>) -> MjValue {
+        Self::record_with(inputs, rec, item, None)
+    }
+
+    /// [`Scope::record`] plus `value`, the value a `then` expression transforms.
+    pub fn record_with(inputs: &MjValue, rec: &Rec, item: Option<&Value>, value: Option<&Value>) -> MjValue {
         let mut m: BTreeMap<&str, MjValue> = BTreeMap::new();
         m.insert("inputs", inputs.clone());
         m.insert("record", rec.mj().clone());
@@ -103,6 +100,10 @@ impl Scope {
         if let Some(i) = item {
             m.insert("item", MjValue::from(Serde(i)));
         }
+        if let Some(v) = value {
+            m.insert("value", MjValue::from(Serde(v)));
+        }
+        m.insert("index", MjValue::from(rec.index));
         MjValue::from(m)
     }
 }

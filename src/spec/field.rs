@@ -67,6 +67,11 @@ pub struct FieldDef {
     /// With `each`: the mapping of each element when the result is an array of scalars.
     #[serde(default)]
     pub value: Option<Box<FieldSpec>>,
+    /// An expression that transforms the value found, bound as `value`, e.g.
+    /// `value | selectattr('status', 'equalto', 'REJECTED') | map(attribute='changedOn') | max`.
+    /// Applied before `map`, `default`, `as` and `ref`.
+    #[serde(default)]
+    pub then: Option<String>,
     /// The value is a remote id of this unified model: it becomes that record's unified id.
     #[serde(default, rename = "ref")]
     pub ref_: Option<String>,
