@@ -171,7 +171,10 @@ async fn full_run_maps_every_model() {
     assert_eq!(apps.len(), 3);
     assert_eq!(server.requests_to("/v1/applications").len(), 2);
     assert_eq!(apps["a2"]["outcome"], "DECLINED");
-    assert_eq!(apps["a3"]["custom_fields"]["position"], 2, "index counts across pages");
+    assert_eq!(
+        apps["a3"]["custom_fields"]["position"], 2,
+        "index counts across pages"
+    );
     assert_eq!(apps["a3"]["outcome"], "HIRED");
     let stages = by_remote_id(&read(out, "application_stages"));
     assert_eq!(apps["a1"]["current_stage_id"], stages["screen"]["id"]);

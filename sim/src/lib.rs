@@ -3,6 +3,7 @@
 //! record the connectors' sandbox cassettes. Not part of the engine.
 
 pub mod gem;
+pub mod smartrecruiters;
 
 use std::collections::VecDeque;
 use std::sync::Mutex;

@@ -1,7 +1,7 @@
-//! `mapper-sim gem [--port N] [--size small|full] [--key KEY] [--rate-limit N]`: runs a
-//! simulator on loopback until interrupted.
+//! `mapper-sim gem|smartrecruiters [--port N] [--size small|full] [--key KEY]
+//! [--rate-limit N | --limits on|off]`: runs a simulator on loopback until interrupted.
 
-use mapper_sim::gem;
+use mapper_sim::{gem, smartrecruiters};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -15,20 +15,22 @@ fn main() {
     let port: u16 = get("--port").and_then(|p| p.parse().ok()).unwrap_or(0);
     let key = get("--key").unwrap_or_else(|| "sim-key".into());
     let rate: Option<usize> = get("--rate-limit").and_then(|r| r.parse().ok());
-    let size = match get("--size").as_deref() {
-        Some("small") => gem::Size::Small,
-        _ => gem::Size::Full,
-    };
+    let small = get("--size").as_deref() == Some("small");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
-        let running = match vendor.as_str() {
-            "gem" => gem::start(size, &key, rate, port).await.expect("bind"),
+        let url = match vendor.as_str() {
+            "gem" => gem::start(if small { gem::Size::Small } else { gem::Size::Full }, &key, rate, port).await.expect("bind").url(),
+            "smartrecruiters" => {
+                let size = if small { smartrecruiters::Size::Small } else { smartrecruiters::Size::Full };
+                let limits = get("--limits").as_deref() != Some("off");
+                smartrecruiters::start(size, &key, ("sim-client", "sim-secret"), limits, port).await.expect("bind").url()
+            }
             _ => {
-                eprintln!("usage: mapper-sim gem [--port N] [--size small|full] [--key KEY] [--rate-limit N]");
+                eprintln!("usage: mapper-sim gem|smartrecruiters [--port N] [--size small|full] [--key KEY] [--rate-limit N | --limits on|off]");
                 std::process::exit(2);
             }
         };
-        println!("{vendor} simulator on {} (key {key})", running.url());
+        println!("{vendor} simulator on {url} (key {key})");
         let _ = tokio::signal::ctrl_c().await;
     });
 }

@@ -46,7 +46,10 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env.add_test("containing", |v: MjValue, x: MjValue| -> bool {
         match v.as_str() {
             Some(s) => x.as_str().is_some_and(|x| s.contains(x)),
-            None => v.try_iter().map(|mut it| it.any(|e| e == x)).unwrap_or(false),
+            None => v
+                .try_iter()
+                .map(|mut it| it.any(|e| e == x))
+                .unwrap_or(false),
         }
     });
     env.add_filter("nonempty", |v: MjValue| -> MjValue {
@@ -320,9 +323,16 @@ mod tests {
     #[test]
     fn containing_test_works_on_lists_and_text() {
         let ctx = context!(record => MjValue::from(minijinja::value::Serde(serde_json::json!({"cs": [{"qs": ["a", "b"], "p": 1}, {"qs": ["c"], "p": 2}]}))));
-        let e = Expr::compile("(record.cs | selectattr('qs', 'containing', 'c') | first).p").unwrap();
+        let e =
+            Expr::compile("(record.cs | selectattr('qs', 'containing', 'c') | first).p").unwrap();
         assert_eq!(e.eval(&ctx).unwrap(), serde_json::json!(2));
-        assert_eq!(Expr::compile("'abc' is containing('b')").unwrap().eval(&ctx).unwrap(), serde_json::json!(true));
+        assert_eq!(
+            Expr::compile("'abc' is containing('b')")
+                .unwrap()
+                .eval(&ctx)
+                .unwrap(),
+            serde_json::json!(true)
+        );
     }
 
     #[test]

@@ -113,8 +113,12 @@ pub fn compile(spec: &Spec, map: &SourceMap, file: &Path) -> Result<Plan, Vec<Di
 
 /// Variables each kind of template may read.
 const REQUEST_VARS: &[&str] = &["inputs", "parent", "parents", "vars"];
-const RECORD_VARS: &[&str] = &["inputs", "record", "parent", "parents", "vars", "item", "index"];
-const THEN_VARS: &[&str] = &["inputs", "record", "parent", "parents", "vars", "item", "index", "value"];
+const RECORD_VARS: &[&str] = &[
+    "inputs", "record", "parent", "parents", "vars", "item", "index",
+];
+const THEN_VARS: &[&str] = &[
+    "inputs", "record", "parent", "parents", "vars", "item", "index", "value",
+];
 const MJ_GLOBALS: &[&str] = &[
     "range",
     "dict",
@@ -1229,7 +1233,10 @@ impl Compiler<'_> {
                 }
             }
         }
-        let then = def.then.as_ref().and_then(|t| self.expr(&format!("{p}.then"), t, THEN_VARS));
+        let then = def
+            .then
+            .as_ref()
+            .and_then(|t| self.expr(&format!("{p}.then"), t, THEN_VARS));
         Some(ValueMap {
             source,
             then,

@@ -151,7 +151,12 @@ fn eval(vm: &ValueMap, ctx: &Ctx) -> Result<Value, String> {
         ValueSource::Object(members) => object(members, ctx)?,
     };
     if let Some(t) = &vm.then {
-        v = t.eval(&Scope::record_with(ctx.env.inputs, ctx.rec, ctx.item, Some(&v)))?;
+        v = t.eval(&Scope::record_with(
+            ctx.env.inputs,
+            ctx.rec,
+            ctx.item,
+            Some(&v),
+        ))?;
     }
     if let Some(map) = &vm.map {
         v = match &v {

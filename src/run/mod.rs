@@ -605,7 +605,13 @@ impl<'a> RunCtx<'a> {
                 for (i, r) in records.iter().enumerate() {
                     self.process(
                         sid,
-                        Rec::new(r.clone(), Arc::from("static"), Default::default(), None, i as u64),
+                        Rec::new(
+                            r.clone(),
+                            Arc::from("static"),
+                            Default::default(),
+                            None,
+                            i as u64,
+                        ),
                         &mut spool,
                         &env,
                     )?;

@@ -32,8 +32,21 @@ pub struct Rec {
 
 impl Rec {
     /// A new record.
-    pub fn new(value: Value, source: Arc<str>, vars: Arc<Map<String, Value>>, parent: Option<Arc<Rec>>, index: u64) -> Rec {
-        Rec { value, source, vars, parent, index, mj: OnceLock::new() }
+    pub fn new(
+        value: Value,
+        source: Arc<str>,
+        vars: Arc<Map<String, Value>>,
+        parent: Option<Arc<Rec>>,
+        index: u64,
+    ) -> Rec {
+        Rec {
+            value,
+            source,
+            vars,
+            parent,
+            index,
+            mj: OnceLock::new(),
+        }
     }
 
     /// The record as a template value (converted once).
@@ -88,7 +101,12 @@ impl Scope {
     }
 
     /// [`Scope::record`] plus `value`, the value a `then` expression transforms.
-    pub fn record_with(inputs: &MjValue, rec: &Rec, item: Option<&Value>, value: Option<&Value>) -> MjValue {
+    pub fn record_with(
+        inputs: &MjValue,
+        rec: &Rec,
+        item: Option<&Value>,
+        value: Option<&Value>,
+    ) -> MjValue {
         let mut m: BTreeMap<&str, MjValue> = BTreeMap::new();
         m.insert("inputs", inputs.clone());
         m.insert("record", rec.mj().clone());
