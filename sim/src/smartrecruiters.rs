@@ -340,10 +340,10 @@ pub fn dataset(size: Size) -> Dataset {
             LAST[(c * 3 + 5) % LAST.len()],
         );
         let (city, region, country, cc) = CITIES[c % CITIES.len()];
-        let n_apps = 1 + [0, 0, 1, 2, 0, 1][c % 6];
+        let n_apps = (1 + [0, 0, 1, 2, 0, 1][c % 6]).min(n_jobs);
         let mut assignments = Vec::new();
         for k in 0..n_apps {
-            let j = (c * 5 + k * 3) % n_jobs;
+            let j = (c * 5 + k) % n_jobs; // distinct jobs per candidate
             let job = &d.jobs[j];
             let job_id = job["id"].as_str().unwrap().to_owned();
             let status = statuses[(c + k * 3) % statuses.len()];
