@@ -43,21 +43,27 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
             Ok(MjValue::from(out))
         },
     );
-    env.add_filter("to_object", |list: MjValue, key: String, value: String| -> Result<MjValue, minijinja::Error> {
-        let mut out: BTreeMap<String, MjValue> = BTreeMap::new();
-        if list.is_none() || list.is_undefined() {
-            return Ok(MjValue::from(out));
-        }
-        for item in list.try_iter()? {
-            let k = attr_path(&item, &key);
-            if k.is_none() || k.is_undefined() {
-                continue;
+    env.add_filter(
+        "to_object",
+        |list: MjValue, key: String, value: String| -> Result<MjValue, minijinja::Error> {
+            let mut out: BTreeMap<String, MjValue> = BTreeMap::new();
+            if list.is_none() || list.is_undefined() {
+                return Ok(MjValue::from(out));
             }
-            let k = k.as_str().map(str::to_owned).unwrap_or_else(|| k.to_string());
-            out.insert(k, attr_path(&item, &value));
-        }
-        Ok(MjValue::from(out))
-    });
+            for item in list.try_iter()? {
+                let k = attr_path(&item, &key);
+                if k.is_none() || k.is_undefined() {
+                    continue;
+                }
+                let k = k
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| k.to_string());
+                out.insert(k, attr_path(&item, &value));
+            }
+            Ok(MjValue::from(out))
+        },
+    );
     env.add_test("containing", |v: MjValue, x: MjValue| -> bool {
         match v.as_str() {
             Some(s) => x.as_str().is_some_and(|x| s.contains(x)),
@@ -363,7 +369,10 @@ mod tests {
     fn to_object_keys_a_list() {
         let ctx = context!(record => MjValue::from(minijinja::value::Serde(serde_json::json!({"p": [{"label": "Brand", "value": {"label": "Acme"}}, {"label": "Size", "value": null}]}))));
         let e = Expr::compile("record.p | to_object('label', 'value.label')").unwrap();
-        assert_eq!(e.eval(&ctx).unwrap(), serde_json::json!({"Brand": "Acme", "Size": null}));
+        assert_eq!(
+            e.eval(&ctx).unwrap(),
+            serde_json::json!({"Brand": "Acme", "Size": null})
+        );
     }
 
     #[test]
