@@ -5,6 +5,7 @@
 //! HTTP transport and writes validated unified records).
 
 pub mod compile;
+pub mod coverage;
 pub mod ids;
 pub mod run;
 pub mod secret;

@@ -57,6 +57,17 @@ enum Command {
         #[arg(required = true)]
         specs: Vec<PathBuf>,
     },
+    /// Writes coverage docs: a page per connector and a models × connectors matrix.
+    Coverage {
+        /// Connector files (default: every connectors/*.yaml).
+        specs: Vec<PathBuf>,
+        /// Output folder.
+        #[arg(long, default_value = "docs/coverage")]
+        out: PathBuf,
+        /// A run's output folder: adds the share of records where each field has a value.
+        #[arg(long, value_name = "OUT_DIR")]
+        observed: Vec<PathBuf>,
+    },
     /// Writes the editor schema of connector files (for yaml-language-server).
     Schema {
         /// Where to write it.
@@ -78,6 +89,11 @@ fn main() -> ExitCode {
         .init();
     match cli.command {
         Command::Validate { specs } => validate(&specs),
+        Command::Coverage {
+            specs,
+            out,
+            observed,
+        } => coverage(specs, &out, &observed),
         Command::Schema { out } => match write_schema(&out) {
             Ok(()) => {
                 println!("wrote {}", out.display());
@@ -119,6 +135,74 @@ fn validate(specs: &[PathBuf]) -> ExitCode {
         }
     }
     ExitCode::from(if failed { EXIT_SPEC } else { EXIT_OK })
+}
+
+fn coverage(specs: Vec<PathBuf>, out: &Path, observed: &[PathBuf]) -> ExitCode {
+    let specs = if specs.is_empty() {
+        let mut found: Vec<PathBuf> = std::fs::read_dir("connectors")
+            .map(|d| {
+                d.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        found.sort();
+        found
+    } else {
+        specs
+    };
+    if specs.is_empty() {
+        eprintln!("error: no connector files (give some, or run where connectors/*.yaml exist)");
+        return ExitCode::from(EXIT_SPEC);
+    }
+    let mut all = Vec::new();
+    for s in &specs {
+        match compile::compile_file(s) {
+            Ok(plan) => all.push(mapper::coverage::of(&plan, &s.display().to_string())),
+            Err(e) => {
+                report_compile_error(&e);
+                return ExitCode::from(EXIT_SPEC);
+            }
+        }
+    }
+    let mut obs = Vec::new();
+    for d in observed {
+        match mapper::coverage::observe(d) {
+            Ok(o) => obs.push(o),
+            Err(e) => {
+                eprintln!("error: --observed {}: {e}", d.display());
+                return ExitCode::from(EXIT_SPEC);
+            }
+        }
+    }
+    let write = || -> anyhow::Result<()> {
+        std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+        for c in &all {
+            let o = obs.iter().find(|o| o.connector == c.name);
+            let path = out.join(format!("{}.md", c.name));
+            std::fs::write(&path, mapper::coverage::connector_page(c, o))
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        std::fs::write(out.join("README.md"), mapper::coverage::index_page(&all))
+            .context("writing README.md")?;
+        std::fs::write(out.join("index.html"), mapper::coverage::index_html(&all))
+            .context("writing index.html")?;
+        Ok(())
+    };
+    match write() {
+        Ok(()) => {
+            println!(
+                "wrote coverage of {} connector(s) to {}",
+                all.len(),
+                out.display()
+            );
+            ExitCode::from(EXIT_OK)
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
 }
 
 fn write_schema(out: &Path) -> anyhow::Result<()> {
