@@ -27,16 +27,13 @@ impl RateLimiter {
             next: Mutex::new(Instant::now()),
         }
     }
-    /// Waits for the next slot.
+    /// Waits for the next slot. The lock is held while waiting, so slots are measured from
+    /// when the previous request really left, not from when it was scheduled: a stalled
+    /// task never lets a burst through.
     pub async fn acquire(&self) {
-        let slot = {
-            let mut next = self.next.lock().await;
-            let now = Instant::now();
-            let slot = (*next).max(now);
-            *next = slot + self.interval;
-            slot
-        };
-        tokio::time::sleep_until(slot.into()).await;
+        let mut next = self.next.lock().await;
+        tokio::time::sleep_until((*next).into()).await;
+        *next = Instant::now() + self.interval;
     }
 }
 
