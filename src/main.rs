@@ -29,28 +29,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Runs a connector and writes <out>/<model>.ndjson and <out>/report.json.
-    Run {
-        /// The connector file, e.g. connectors/gem.yaml.
-        spec: PathBuf,
-        /// Replaces the scheme, host and port of every request (paths stay the vendor's).
-        #[arg(long)]
-        base_url: Option<String>,
-        /// Output folder (default: out/<connector name>).
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Only these models, comma-separated (and the streams they need).
-        #[arg(long, value_delimiter = ',')]
-        models: Option<Vec<String>>,
-        /// Replays the connector's bundled sample data: no credentials, no network.
-        #[arg(long)]
-        sandbox: bool,
-        /// Namespace of ids (two tenants of one vendor never share ids).
-        #[arg(long, default_value = "default")]
-        integration: String,
-        /// Records every HTTP exchange into this cassette file (for sandbox data and tests).
-        #[arg(long, value_name = "FILE")]
-        record: Option<PathBuf>,
-    },
+    Run(RunArgs),
     /// Compiles connectors and prints every problem with file:line:column.
     Validate {
         /// Connector files.
@@ -74,6 +53,37 @@ enum Command {
         #[arg(long, default_value = "schemas/connector.schema.json")]
         out: PathBuf,
     },
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The connector file, e.g. connectors/gem.yaml.
+    spec: PathBuf,
+    /// Replaces the scheme, host and port of every request (paths stay the vendor's).
+    #[arg(long)]
+    base_url: Option<String>,
+    /// Output folder (default: out/<connector name>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Only these models, comma-separated (and the streams they need).
+    #[arg(long, value_delimiter = ',')]
+    models: Option<Vec<String>>,
+    /// Replays the connector's bundled sample data: no credentials, no network.
+    #[arg(long)]
+    sandbox: bool,
+    /// Namespace of ids (two tenants of one vendor never share ids).
+    #[arg(long, default_value = "default")]
+    integration: String,
+    /// Records every HTTP exchange into this cassette file (for sandbox data and tests).
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
+    /// The sync state database (default: <out>/state.db).
+    #[arg(long, value_name = "PATH")]
+    state: Option<PathBuf>,
+    /// Asks only for what changed since the last successful sync (streams that declare a
+    /// delta filter); upserts, never deletes. A full sync is the default.
+    #[arg(long)]
+    delta: bool,
 }
 
 fn main() -> ExitCode {
@@ -104,15 +114,7 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_FAILED)
             }
         },
-        Command::Run {
-            spec,
-            base_url,
-            out,
-            models,
-            sandbox,
-            integration,
-            record,
-        } => run_cmd(spec, base_url, out, models, sandbox, integration, record),
+        Command::Run(args) => run_cmd(args),
     }
 }
 
@@ -213,16 +215,18 @@ fn write_schema(out: &Path) -> anyhow::Result<()> {
     std::fs::write(out, text).with_context(|| format!("writing {}", out.display()))
 }
 
-#[allow(clippy::too_many_arguments)]
-fn run_cmd(
-    spec: PathBuf,
-    base_url: Option<String>,
-    out: Option<PathBuf>,
-    models: Option<Vec<String>>,
-    sandbox: bool,
-    integration: String,
-    record: Option<PathBuf>,
-) -> ExitCode {
+fn run_cmd(args: RunArgs) -> ExitCode {
+    let RunArgs {
+        spec,
+        base_url,
+        out,
+        models,
+        sandbox,
+        integration,
+        record,
+        state,
+        delta,
+    } = args;
     let plan = match compile::compile_file(&spec) {
         Ok(p) => Arc::new(p),
         Err(e) => {
@@ -252,6 +256,8 @@ fn run_cmd(
     opts.sandbox = sandbox;
     opts.integration = integration;
     opts.record = record;
+    opts.state = state;
+    opts.delta = delta;
     opts.progress = std::io::stderr().is_terminal();
     let out_dir = opts.out_dir.clone();
     let rt = match tokio::runtime::Builder::new_multi_thread()

@@ -776,6 +776,12 @@ impl Compiler<'_> {
                 pagination,
                 limits,
                 empty_on_status: s.empty_on_status.clone(),
+                delta: req.delta.as_ref().map(|d| {
+                    (
+                        d.param.clone(),
+                        Duration::from_secs(d.overlap_secs.unwrap_or(300)),
+                    )
+                }),
             }))
         } else if let Some(from) = &s.from {
             for (k, set) in [

@@ -288,6 +288,8 @@ pub struct HttpSource {
     pub limits: Limits,
     /// Statuses meaning "no records".
     pub empty_on_status: Vec<u16>,
+    /// Incremental filter: query parameter and safety overlap.
+    pub delta: Option<(String, Duration)>,
 }
 
 /// Pagination, compiled.

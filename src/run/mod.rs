@@ -5,6 +5,7 @@ pub mod http;
 pub mod map;
 pub mod output;
 pub mod record;
+pub mod state;
 pub mod transport;
 
 use crate::compile::{HttpSource, Pagination, Plan, Source, StreamId};
@@ -43,6 +44,9 @@ pub enum RunError {
         /// What happened.
         message: String,
     },
+    /// The sync state database.
+    #[error(transparent)]
+    State(#[from] state::StateError),
     /// Reading or writing files.
     #[error("{path}: {source}")]
     Io {
@@ -81,6 +85,10 @@ pub struct RunOptions {
     pub progress: bool,
     /// Record exchanges into this cassette.
     pub record: Option<PathBuf>,
+    /// The sync state database (default `<out>/state.db`).
+    pub state: Option<PathBuf>,
+    /// Ask only for what changed since the last successful sync; never delete.
+    pub delta: bool,
 }
 
 impl RunOptions {
@@ -95,6 +103,8 @@ impl RunOptions {
             env: std::env::vars().collect(),
             progress: false,
             record: None,
+            state: None,
+            delta: false,
         }
     }
 }
@@ -173,6 +183,38 @@ pub async fn run(plan: Arc<Plan>, opts: RunOptions) -> Result<Report, RunError> 
         .tempdir()
         .map_err(|e| RunError::io(std::env::temp_dir(), e))?;
 
+    let state_path = opts
+        .state
+        .clone()
+        .unwrap_or_else(|| opts.out_dir.join("state.db"));
+    let state = state::State::open(&state_path, &opts.integration)?;
+    // delta: ask each filtered stream for what changed since its last successful sync
+    let mut cursors: Vec<Option<(String, String)>> = vec![None; plan.streams.len()];
+    if opts.delta {
+        for (i, s) in plan.streams.iter().enumerate() {
+            if let Source::Http(h) = &s.source
+                && let Some((param, overlap)) = &h.delta
+                && let Some(last) = state.last_sync(&s.name)?
+                && let Ok(t) = time::OffsetDateTime::parse(
+                    &last,
+                    &time::format_description::well_known::Rfc3339,
+                )
+            {
+                let since = t - *overlap;
+                let text = crate::compile::expr::normalize_datetime(
+                    &since
+                        .format(&time::format_description::well_known::Rfc3339)
+                        .unwrap_or_default(),
+                )
+                .unwrap_or(last);
+                cursors[i] = Some((param.clone(), text));
+            }
+        }
+    }
+    let state = Mutex::new(state);
+    let fetched: Mutex<std::collections::HashSet<String>> =
+        Mutex::new(std::collections::HashSet::new());
+
     let mut sinks: HashMap<&'static str, Mutex<ModelSink>> = HashMap::new();
     for m in plan.models.iter().filter(|m| selected.contains(&m.name)) {
         let dup = m
@@ -226,6 +268,9 @@ pub async fn run(plan: Arc<Plan>, opts: RunOptions) -> Result<Report, RunError> 
         gates: &gates,
         spool_dir: spool_dir.path().to_path_buf(),
         progress: &progress,
+        state: &state,
+        fetched: &fetched,
+        cursors: &cursors,
     };
 
     // run level by level: a stream starts when everything it depends on has finished
@@ -244,8 +289,9 @@ pub async fn run(plan: Arc<Plan>, opts: RunOptions) -> Result<Report, RunError> 
             match r {
                 Ok(()) => {
                     done[*i] = true;
-                    rc.stream_done(*i)
-                        .map_err(|e| RunError::io(&opts.out_dir, e))?;
+                    if let Err(e) = rc.stream_done(*i) {
+                        error.get_or_insert(e);
+                    }
                 }
                 Err(e) => {
                     error.get_or_insert(e);
@@ -257,6 +303,43 @@ pub async fn run(plan: Arc<Plan>, opts: RunOptions) -> Result<Report, RunError> 
         }
     }
     progress.clear();
+    // a complete, successful full sync: what it no longer returned is deleted
+    if error.is_none() {
+        let finished = crate::compile::expr::normalize_datetime(
+            &time::OffsetDateTime::now_utc()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+        )
+        .unwrap_or_default();
+        let mut st = state.lock().unwrap();
+        if !opts.delta {
+            let fetched = fetched.lock().unwrap();
+            for (name, sink) in &sinks {
+                let mut sink = sink.lock().unwrap();
+                if !sink.is_complete() {
+                    continue;
+                }
+                let n = st.mark_absent(name, &now, &fetched)?;
+                if n > 0 {
+                    sink.changes.deleted += n;
+                    st.export(name, sink.target())?;
+                }
+            }
+        }
+        let names: Vec<String> = plan
+            .streams
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| needed[*i])
+            .map(|(_, s)| s.name.clone())
+            .collect();
+        st.record_syncs(
+            &names,
+            if opts.delta { "delta" } else { "full" },
+            &now,
+            &finished,
+        )?;
+    }
     for s in sinks.values() {
         let mut s = s.lock().unwrap();
         if !s.is_complete() {
@@ -299,6 +382,10 @@ pub async fn run(plan: Arc<Plan>, opts: RunOptions) -> Result<Report, RunError> 
                 requests: req,
                 retries: ret,
                 complete: s.is_complete(),
+                created: s.changes.created,
+                updated: s.changes.updated,
+                unchanged: s.changes.unchanged,
+                deleted: s.changes.deleted,
                 invalid_records: s.samples.clone(),
             },
         );
@@ -340,6 +427,12 @@ pub async fn run(plan: Arc<Plan>, opts: RunOptions) -> Result<Report, RunError> 
             .map(|c| c.retries.load(Ordering::Relaxed))
             .sum(),
         sandbox: opts.sandbox,
+        mode: if opts.delta {
+            "delta".into()
+        } else {
+            "full".into()
+        },
+        state: state_path.display().to_string(),
         models,
         streams,
     };
@@ -473,6 +566,9 @@ struct RunCtx<'a> {
     gates: &'a [Option<Gate>],
     spool_dir: PathBuf,
     progress: &'a Progress,
+    state: &'a Mutex<state::State>,
+    fetched: &'a Mutex<std::collections::HashSet<String>>,
+    cursors: &'a [Option<(String, String)>],
 }
 
 /// Writes a stream's records for the streams that read it later.
@@ -486,7 +582,7 @@ impl<'a> RunCtx<'a> {
         self.spool_dir.join(format!("{s}.ndjson"))
     }
 
-    fn stream_done(&self, sid: StreamId) -> std::io::Result<()> {
+    fn stream_done(&self, sid: StreamId) -> Result<(), RunError> {
         let s = &self.plan.streams[sid];
         for &l in &s.feeds {
             let mut idx = std::mem::take(&mut *self.lookups[l].lock().unwrap());
@@ -499,7 +595,12 @@ impl<'a> RunCtx<'a> {
             let mut sink = sink.lock().unwrap();
             sink.pending_streams -= 1;
             if sink.pending_streams == 0 {
-                sink.finish()?;
+                // apply the model to the state in one transaction, then publish its snapshot
+                let staged = sink.close().map_err(|e| RunError::io(sink.target(), e))?;
+                let mut st = self.state.lock().unwrap();
+                let changes = st.apply(o.model.name, &staged, self.now)?;
+                st.export(o.model.name, sink.target())?;
+                sink.published(changes);
             }
         }
         Ok(())
@@ -538,7 +639,7 @@ impl<'a> RunCtx<'a> {
             let mut sink = sink.lock().unwrap();
             match (mapped.record, mapped.id) {
                 (Ok(r), Some(id)) => sink
-                    .accept(id, mapped.remote_id, r)
+                    .accept(id, mapped.remote_id, r, &rec.source)
                     .map_err(|e| RunError::io("output", e))?,
                 (Err(reason), _) => sink.reject(mapped.remote_id, String::new(), reason),
                 (Ok(_), None) => sink.reject(mapped.remote_id, "/id".into(), "no id".into()),
@@ -602,6 +703,7 @@ impl<'a> RunCtx<'a> {
         };
         match &s.source {
             Source::Static(records) => {
+                self.fetched.lock().unwrap().insert("static".to_owned());
                 for (i, r) in records.iter().enumerate() {
                     self.process(
                         sid,
@@ -718,6 +820,10 @@ impl<'a, 'r> Pager<'a, 'r> {
                 base_query.push((k.clone(), t.render(&scope).map_err(err)?));
             }
         }
+        if let Some((param, since)) = &rc.cursors[sid] {
+            base_query.retain(|(k, _)| k != param);
+            base_query.push((param.clone(), since.clone()));
+        }
         let mut headers = Vec::new();
         for (k, t) in &h.headers {
             headers.push((k.clone(), t.render(&scope).map_err(err)?));
@@ -799,6 +905,11 @@ impl<'a, 'r> Pager<'a, 'r> {
             .map_err(|e| self.fail(e))?;
         let what = format!("{} {}", self.h.method, client.redactor.redact(url.as_str()));
         if self.parent.is_some() && self.h.empty_on_status.contains(&resp.status) {
+            self.rc
+                .fetched
+                .lock()
+                .unwrap()
+                .insert(url.path().to_owned());
             self.done = true;
             return Ok(Some(Vec::new()));
         }
@@ -819,6 +930,11 @@ impl<'a, 'r> Pager<'a, 'r> {
                 ))
             })?
         };
+        self.rc
+            .fetched
+            .lock()
+            .unwrap()
+            .insert(url.path().to_owned());
         let source: Arc<str> = Arc::from(url.path());
         let mut recs = Vec::new();
         for (path, vars) in &self.h.records.parts {

@@ -2,6 +2,7 @@
 //! completes), validation against the model's schema, and `report.json`.
 
 use super::map::merge_into;
+use super::state::Changes;
 use crate::compile::schema::ModelSchema;
 use crate::spec::Duplicates;
 use indexmap::IndexMap;
@@ -34,7 +35,7 @@ pub struct ModelSink {
     partial: PathBuf,
     target: PathBuf,
     seen: HashSet<String>,
-    merged: Option<IndexMap<String, Value>>,
+    merged: Option<IndexMap<String, (String, Value)>>,
     duplicates: Option<Duplicates>,
     /// Records written.
     pub written: u64,
@@ -47,6 +48,8 @@ pub struct ModelSink {
     /// Streams still producing this model.
     pub pending_streams: usize,
     published: bool,
+    /// Changes applied to the sync state.
+    pub changes: Changes,
 }
 
 impl ModelSink {
@@ -74,6 +77,7 @@ impl ModelSink {
             samples: Vec::new(),
             pending_streams: streams,
             published: false,
+            changes: Changes::default(),
         })
     }
 
@@ -96,21 +100,22 @@ impl ModelSink {
         }
     }
 
-    /// Validates and writes one record.
+    /// Validates and stages one record; `scope` is the API path it came from.
     pub fn accept(
         &mut self,
         id: String,
         remote_id: Option<String>,
         record: Value,
+        scope: &str,
     ) -> std::io::Result<()> {
         if let Some(m) = &mut self.merged {
             match m.get_mut(&id) {
-                Some(existing) => {
+                Some((_, existing)) => {
                     self.duplicate_count += 1;
                     merge_into(existing, record);
                 }
                 None => {
-                    m.insert(id, record);
+                    m.insert(id, (scope.to_owned(), record));
                 }
             }
             return Ok(());
@@ -125,7 +130,7 @@ impl ModelSink {
             }
             return Ok(());
         }
-        self.write(&record)
+        self.write(scope, &record)
     }
 
     fn validate(&mut self, remote_id: &Option<String>, record: &Value) -> bool {
@@ -155,35 +160,44 @@ impl ModelSink {
         false
     }
 
-    fn write(&mut self, record: &Value) -> std::io::Result<()> {
+    fn write(&mut self, scope: &str, record: &Value) -> std::io::Result<()> {
         let f = self.file.as_mut().expect("sink open");
-        serde_json::to_writer(&mut *f, record)?;
+        serde_json::to_writer(&mut *f, &(scope, record))?;
         f.write_all(b"\n")?;
         self.written += 1;
         Ok(())
     }
 
-    /// Flushes and publishes the file (replacing an earlier run's).
-    pub fn finish(&mut self) -> std::io::Result<()> {
+    /// Flushes the staged records (`[scope, record]` per line) and returns their file, to be
+    /// applied to the sync state.
+    pub fn close(&mut self) -> std::io::Result<PathBuf> {
         if let Some(m) = self.merged.take() {
-            for (_, rec) in m {
+            for (_, (scope, rec)) in m {
                 let rid = rec
                     .get("remote_id")
                     .and_then(|v| v.as_str())
                     .map(str::to_owned);
                 if self.validate(&rid, &rec) {
-                    self.write(&rec)?;
+                    self.write(&scope, &rec)?;
                 }
             }
         }
         if let Some(mut f) = self.file.take() {
             f.flush()?;
-            f.get_ref().sync_all()?;
-            drop(f);
-            std::fs::rename(&self.partial, &self.target)?;
-            self.published = true;
         }
-        Ok(())
+        Ok(self.partial.clone())
+    }
+
+    /// The published snapshot file.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// Records that the model's changes were applied and its snapshot published.
+    pub fn published(&mut self, changes: Changes) {
+        self.changes = changes;
+        self.published = true;
+        let _ = std::fs::remove_file(&self.partial);
     }
 
     /// Drops the partial file, keeping an earlier complete one.
@@ -213,6 +227,14 @@ pub struct ModelReport {
     pub retries: u64,
     /// Whether `<model>.ndjson` holds this run's complete output.
     pub complete: bool,
+    /// New records.
+    pub created: u64,
+    /// Records whose content changed.
+    pub updated: u64,
+    /// Records seen again unchanged.
+    pub unchanged: u64,
+    /// Records found deleted in this run.
+    pub deleted: u64,
     /// Samples of invalid records.
     pub invalid_records: Vec<InvalidRecord>,
 }
@@ -263,6 +285,10 @@ pub struct Report {
     pub retries: u64,
     /// Whether the run replayed the sandbox cassette.
     pub sandbox: bool,
+    /// `full` or `delta`.
+    pub mode: String,
+    /// The sync state database.
+    pub state: String,
     /// Per model.
     pub models: IndexMap<String, ModelReport>,
     /// Per stream.

@@ -363,6 +363,21 @@ pub struct RequestSpec {
     /// Extra headers (templates allowed).
     #[serde(default)]
     pub headers: IndexMap<String, String>,
+    /// Incremental sync: with `mapper run --delta`, this query parameter asks for what
+    /// changed since the stream's last successful sync (minus a safety overlap).
+    #[serde(default)]
+    pub delta: Option<DeltaSpec>,
+}
+
+/// The filter an endpoint offers for incremental syncs.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeltaSpec {
+    /// Query parameter taking an ISO-8601 time, e.g. `updated_after`.
+    pub param: String,
+    /// Seconds subtracted from the last sync's start, to miss nothing (default 300).
+    #[serde(default)]
+    pub overlap_secs: Option<u64>,
 }
 
 /// A query parameter value: one template, or a list that repeats the parameter.
