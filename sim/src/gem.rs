@@ -432,6 +432,10 @@ pub struct Sim {
     pub rate_limited: AtomicU64,
     /// Log of `path?query` requested.
     pub log: std::sync::Mutex<Vec<String>>,
+    /// Resources (`applications`, ...) that answer 500.
+    pub failing: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Milliseconds each list answer is delayed.
+    pub delay_ms: AtomicU64,
 }
 
 /// A running simulator.
@@ -463,6 +467,8 @@ pub async fn start(
         requests: AtomicU64::new(0),
         rate_limited: AtomicU64::new(0),
         log: Default::default(),
+        failing: Default::default(),
+        delay_ms: AtomicU64::new(0),
     });
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let addr = listener.local_addr()?;
@@ -557,6 +563,13 @@ async fn list(
         .trim_start_matches("/ats/v0/")
         .trim_end_matches('/')
         .to_owned();
+    let delay = sim.delay_ms.load(Ordering::Relaxed);
+    if delay > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+    }
+    if sim.failing.lock().unwrap().contains(&name) {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
+    }
     let data = sim.data.read().unwrap();
     let Some(rows) = data.resource(&name) else {
         return error(StatusCode::NOT_FOUND, "Not Found");
