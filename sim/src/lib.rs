@@ -2,6 +2,12 @@
 //! them), serving deterministic generated data. Used by mapper's tests and benchmarks, and to
 //! record the connectors' sandbox cassettes. Not part of the engine.
 
+#![allow(
+    clippy::result_large_err,
+    clippy::should_implement_trait,
+    clippy::manual_is_multiple_of
+)]
+
 pub mod gem;
 pub mod smartrecruiters;
 

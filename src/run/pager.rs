@@ -1,0 +1,246 @@
+//! Walks the pages of one request (for one parent record, or the top level): builds each
+//! page's URL, sends it through the client, selects the records and decides what comes next.
+
+use super::record::{Rec, Scope};
+use super::{RunCtx, RunError, http, map};
+use crate::compile::jsonpath::JsonPath;
+use crate::compile::{HttpSource, Pagination, StreamId};
+use serde_json::Value;
+use std::sync::Arc;
+
+/// A number at a JSONPath of the body (a total, a page count).
+fn body_u64(path: &Option<JsonPath>, body: &Value) -> Option<u64> {
+    path.as_ref()
+        .and_then(|p| p.first(body))
+        .and_then(|v| v.as_u64())
+}
+
+/// Walks the pages of one request (for one parent, or the top level).
+pub(super) struct Pager<'a, 'r> {
+    rc: &'r RunCtx<'a>,
+    sid: StreamId,
+    h: &'r HttpSource,
+    parent: Option<Arc<Rec>>,
+    path: String,
+    base_query: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
+    next: Option<url::Url>,
+    page_no: u64,
+    offset: u64,
+    index: u64,
+    done: bool,
+}
+
+impl<'a, 'r> Pager<'a, 'r> {
+    pub(super) fn new(
+        rc: &'r RunCtx<'a>,
+        sid: StreamId,
+        h: &'r HttpSource,
+        parent: Option<Arc<Rec>>,
+    ) -> Result<Self, RunError> {
+        let name = &rc.plan.streams[sid].name;
+        let scope = Scope::request(rc.inputs, parent.as_deref());
+        let err = |e: String| RunError::Spec(format!("streams.{name}.request: {e}"));
+        let path = h.path.render(&scope).map_err(err)?;
+        let mut base_query = Vec::new();
+        for (k, ts) in &h.query {
+            for t in ts {
+                base_query.push((k.clone(), t.render(&scope).map_err(err)?));
+            }
+        }
+        if let Some((param, since)) = &rc.cursors[sid] {
+            base_query.retain(|(k, _)| k != param);
+            base_query.push((param.clone(), since.clone()));
+        }
+        let mut headers = Vec::new();
+        for (k, t) in &h.headers {
+            headers.push((k.clone(), t.render(&scope).map_err(err)?));
+        }
+        let (page_no, offset) = match &h.pagination {
+            Pagination::PageNumber { start, .. } => (*start, 0),
+            _ => (0, 0),
+        };
+        Ok(Pager {
+            rc,
+            sid,
+            h,
+            parent,
+            path,
+            base_query,
+            headers,
+            next: None,
+            page_no,
+            offset,
+            index: 0,
+            done: false,
+        })
+    }
+
+    fn fail(&self, message: String) -> RunError {
+        RunError::Http {
+            stream: self.rc.plan.streams[self.sid].name.clone(),
+            message,
+        }
+    }
+
+    pub(super) async fn next(&mut self) -> Result<Option<Vec<Rec>>, RunError> {
+        if self.done {
+            return Ok(None);
+        }
+        let client = self.rc.client;
+        let url = match self.next.take() {
+            Some(u) => u,
+            None => {
+                let mut q = self.base_query.clone();
+                match &self.h.pagination {
+                    Pagination::PageNumber {
+                        param,
+                        size_param,
+                        size,
+                        ..
+                    } => {
+                        q.retain(|(k, _)| k != param && Some(k) != size_param.as_ref());
+                        q.push((param.clone(), self.page_no.to_string()));
+                        if let Some(sp) = size_param {
+                            q.push((sp.clone(), size.to_string()));
+                        }
+                    }
+                    Pagination::Offset {
+                        offset_param,
+                        limit_param,
+                        limit,
+                        ..
+                    } => {
+                        q.retain(|(k, _)| k != offset_param && k != limit_param);
+                        q.push((offset_param.clone(), self.offset.to_string()));
+                        q.push((limit_param.clone(), limit.to_string()));
+                    }
+                    _ => {}
+                }
+                client.url_for(&self.path, &q).map_err(|e| self.fail(e))?
+            }
+        };
+        let gate = self.rc.gates[self.sid].as_ref();
+        let resp = client
+            .get(
+                &self.h.method,
+                url.clone(),
+                &self.headers,
+                &self.rc.counters[self.sid],
+                gate,
+            )
+            .await
+            .map_err(|e| self.fail(e))?;
+        let what = format!("{} {}", self.h.method, client.redactor.redact(url.as_str()));
+        if self.parent.is_some() && self.h.empty_on_status.contains(&resp.status) {
+            self.rc
+                .fetched
+                .lock()
+                .unwrap()
+                .insert(url.path().to_owned());
+            self.done = true;
+            return Ok(Some(Vec::new()));
+        }
+        if !(200..300).contains(&resp.status) {
+            return Err(self.fail(format!(
+                "{what} answered {}: {}",
+                http::status_text(resp.status),
+                client.snippet(&resp.body)
+            )));
+        }
+        let body: Value = if resp.body.iter().all(|b| b.is_ascii_whitespace()) {
+            Value::Null
+        } else {
+            serde_json::from_slice(&resp.body).map_err(|e| {
+                self.fail(format!(
+                    "{what}: the response is not JSON ({e}): {}",
+                    client.snippet(&resp.body)
+                ))
+            })?
+        };
+        self.rc
+            .fetched
+            .lock()
+            .unwrap()
+            .insert(url.path().to_owned());
+        let source: Arc<str> = Arc::from(url.path());
+        let mut recs = Vec::new();
+        for (path, vars) in &self.h.records.parts {
+            let vars = match &self.parent {
+                Some(p) => p.child_vars(vars),
+                None => vars.clone(),
+            };
+            for m in path.find(&body) {
+                recs.push(Rec::new(
+                    m.clone(),
+                    source.clone(),
+                    vars.clone(),
+                    self.parent.clone(),
+                    self.index,
+                ));
+                self.index += 1;
+            }
+        }
+        let n = recs.len() as u64;
+        let link = resp.header("link").and_then(|l| http::next_link(l, &url));
+        match &self.h.pagination {
+            Pagination::None => self.done = true,
+            Pagination::Cursor {
+                cursor,
+                param,
+                stop_on_empty,
+            } => {
+                let c = cursor
+                    .first(&body)
+                    .and_then(map::key_text)
+                    .filter(|c| !c.is_empty());
+                match c {
+                    Some(c) if !(*stop_on_empty && n == 0) => {
+                        let mut q: Vec<(String, String)> = self
+                            .base_query
+                            .iter()
+                            .filter(|(k, _)| k != param)
+                            .cloned()
+                            .collect();
+                        q.push((param.clone(), c));
+                        self.next = Some(client.url_for(&self.path, &q).map_err(|e| self.fail(e))?);
+                    }
+                    _ => self.done = true,
+                }
+            }
+            Pagination::LinkHeader { page_size } => {
+                let short = page_size.is_some_and(|s| n < s);
+                match link {
+                    Some(l) if n > 0 && !short => {
+                        self.next = Some(client.same_host(&l).map_err(|e| self.fail(e))?)
+                    }
+                    _ => self.done = true,
+                }
+            }
+            Pagination::PageNumber {
+                size,
+                total_pages,
+                follow_link,
+                ..
+            } => {
+                let beyond_total = body_u64(total_pages, &body).is_some_and(|t| self.page_no >= t);
+                if n == 0 || n < *size || beyond_total {
+                    self.done = true;
+                } else {
+                    self.page_no += 1;
+                    if *follow_link && let Some(l) = link {
+                        self.next = Some(client.same_host(&l).map_err(|e| self.fail(e))?);
+                    }
+                }
+            }
+            Pagination::Offset { limit, total, .. } => {
+                self.offset += n;
+                let reached = body_u64(total, &body).is_some_and(|t| self.offset >= t);
+                if n == 0 || n < *limit || reached {
+                    self.done = true;
+                }
+            }
+        }
+        Ok(Some(recs))
+    }
+}
