@@ -1,14 +1,17 @@
 //! The Gem connector against the Gem simulator: validity, counts, references, stable ids,
 //! each coverage-note rule, auth failure, rate limiting, the sandbox, and a snapshot.
 
+mod support;
+
 use mapper::compile::compile_file;
 use mapper::run::output::{Report, Status};
 use mapper::run::{RunOptions, run};
 use mapper_sim::gem::{self, Size};
 use serde_json::{Value, json};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
+use support::{assert_references_resolve, assert_valid_and_unique, by_remote, read, snapshot_of};
 
 const SPEC: &str = "connectors/gem.yaml";
 const KEY: &str = "gem-test-key";
@@ -20,21 +23,6 @@ async fn run_gem(url: &str, out: &Path) -> Report {
     run(Arc::new(compile_file(Path::new(SPEC)).unwrap()), o)
         .await
         .unwrap()
-}
-
-fn read(out: &Path, model: &str) -> Vec<Value> {
-    std::fs::read_to_string(out.join(format!("{model}.ndjson")))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-fn by_remote(records: &[Value]) -> HashMap<String, Value> {
-    records
-        .iter()
-        .map(|r| (r["remote_id"].as_str().unwrap().to_owned(), r.clone()))
-        .collect()
 }
 
 const MODELS: &[&str] = &[
@@ -115,24 +103,8 @@ async fn full_size_run_is_valid_complete_and_consistent() {
         .collect();
     assert_eq!(read(out, "job_hiring_team_members").len(), team.len());
 
-    // every record is valid against its schema; ids are unique
-    for model in MODELS {
-        let schema = mapper::compile::schema::model(model).unwrap();
-        let recs = read(out, model);
-        let ids: HashSet<&str> = recs.iter().map(|r| r["id"].as_str().unwrap()).collect();
-        assert_eq!(ids.len(), recs.len(), "{model} ids are unique");
-        for r in &recs {
-            assert!(schema.validator.is_valid(r), "{model}: {r}");
-        }
-    }
-
-    // every reference resolves to a record of the referenced model
-    let ids = |m: &str| -> HashSet<String> {
-        read(out, m)
-            .iter()
-            .map(|r| r["id"].as_str().unwrap().to_owned())
-            .collect()
-    };
+    // every record is valid against its schema; ids are unique; every reference resolves
+    assert_valid_and_unique(out, MODELS);
     let refs: &[(&str, &str, &str)] = &[
         ("applications", "job_id", "jobs"),
         ("applications", "candidate_id", "candidates"),
@@ -147,20 +119,7 @@ async fn full_size_run_is_valid_complete_and_consistent() {
         ("interviewing_team_members", "interview_id", "interviews"),
         ("interviewing_team_members", "user_id", "users"),
     ];
-    for (model, field, target) in refs {
-        let targets = ids(target);
-        let mut non_null = 0;
-        for r in read(out, model) {
-            if let Some(id) = r[field].as_str() {
-                non_null += 1;
-                assert!(
-                    targets.contains(id),
-                    "{model}.{field} = {id} does not resolve to {target}"
-                );
-            }
-        }
-        assert!(non_null > 0, "{model}.{field} is never set");
-    }
+    assert_references_resolve(out, refs);
 }
 
 #[tokio::test]
@@ -458,19 +417,6 @@ async fn small_dataset_snapshot() {
     let out = tempfile::tempdir().unwrap();
     let r = run_gem(&sim.url(), out.path()).await;
     assert_eq!(r.status, Status::Success, "{:?}", r.error);
-    let mut all = serde_json::Map::new();
-    for model in MODELS {
-        let recs: Vec<Value> = read(out.path(), model)
-            .into_iter()
-            .map(|mut v| {
-                v["changed_at"] = "[run start]".into();
-                if let Some(m) = v.as_object_mut() {
-                    m.remove("remote_data"); // raw payloads are the simulator's; keep the snapshot about mapping
-                }
-                v
-            })
-            .collect();
-        all.insert(model.to_string(), recs.into());
-    }
+    let all = snapshot_of(out.path(), MODELS);
     insta::assert_json_snapshot!("gem_small_unified_output", all);
 }

@@ -2,6 +2,8 @@
 //! references, stable ids, the offer → application rule, the status-history rule, the
 //! one-concurrent-`GET /candidates` rule, both auth kinds, the sandbox, and a snapshot.
 
+mod support;
+
 use mapper::compile::compile_file;
 use mapper::run::output::{Report, Status};
 use mapper::run::{RunOptions, run};
@@ -11,6 +13,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use support::{assert_references_resolve, assert_valid_and_unique, by_remote, read, snapshot_of};
 
 const SPEC: &str = "connectors/smartrecruiters.yaml";
 const KEY: &str = "sr-test-key";
@@ -26,21 +29,6 @@ async fn run_sr(url: &str, out: &Path, env: &[(&str, &str)]) -> Report {
     run(Arc::new(compile_file(Path::new(SPEC)).unwrap()), o)
         .await
         .unwrap()
-}
-
-fn read(out: &Path, model: &str) -> Vec<Value> {
-    std::fs::read_to_string(out.join(format!("{model}.ndjson")))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-fn by_remote(records: &[Value]) -> HashMap<String, Value> {
-    records
-        .iter()
-        .map(|r| (r["remote_id"].as_str().unwrap().to_owned(), r.clone()))
-        .collect()
 }
 
 fn unified(model: &str, remote: &str) -> String {
@@ -130,22 +118,7 @@ async fn full_run_with_limits_on() {
     }
 
     // valid, unique ids, every reference resolves
-    for model in MODELS {
-        let schema = mapper::compile::schema::model(model).unwrap();
-        let recs = read(out, model);
-        assert!(!recs.is_empty(), "{model}");
-        let ids: HashSet<&str> = recs.iter().map(|r| r["id"].as_str().unwrap()).collect();
-        assert_eq!(ids.len(), recs.len(), "{model}");
-        for r in &recs {
-            assert!(schema.validator.is_valid(r), "{model}: {r}");
-        }
-    }
-    let ids = |m: &str| -> HashSet<String> {
-        read(out, m)
-            .iter()
-            .map(|r| r["id"].as_str().unwrap().to_owned())
-            .collect()
-    };
+    assert_valid_and_unique(out, MODELS);
     let refs: &[(&str, &str, &str)] = &[
         ("applications", "job_id", "jobs"),
         ("applications", "candidate_id", "candidates"),
@@ -171,20 +144,7 @@ async fn full_run_with_limits_on() {
         ("candidate_tags", "candidate_id", "candidates"),
         ("candidate_tags", "tag_id", "tags"),
     ];
-    for (model, field, target) in refs {
-        let targets = ids(target);
-        let mut set = 0;
-        for r in read(out, model) {
-            if let Some(id) = r[field].as_str() {
-                set += 1;
-                assert!(
-                    targets.contains(id),
-                    "{model}.{field} = {id} does not resolve to {target}"
-                );
-            }
-        }
-        assert!(set > 0, "{model}.{field} is never set");
-    }
+    assert_references_resolve(out, refs);
     // every application's current stage resolves, including sub-statuses no process lists
     let apps = read(out, "applications");
     assert!(apps.iter().all(|a| a["current_stage_id"].is_string()));
@@ -356,20 +316,7 @@ async fn small_dataset_snapshot() {
     let out = tempfile::tempdir().unwrap();
     let r = run_sr(&sim.url(), out.path(), &[("SMARTRECRUITERS_API_KEY", KEY)]).await;
     assert_eq!(r.status, Status::Success, "{:?}", r.error);
-    let mut all = serde_json::Map::new();
-    for model in MODELS {
-        let recs: Vec<Value> = read(out.path(), model)
-            .into_iter()
-            .map(|mut v| {
-                v["changed_at"] = "[run start]".into();
-                if let Some(m) = v.as_object_mut() {
-                    m.remove("remote_data");
-                }
-                v
-            })
-            .collect();
-        all.insert(model.to_string(), recs.into());
-    }
+    let all = snapshot_of(out.path(), MODELS);
     insta::assert_json_snapshot!("smartrecruiters_small_unified_output", all);
 }
 

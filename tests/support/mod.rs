@@ -1,0 +1,79 @@
+//! Helpers shared by the connector tests: reading a run's output and checking it.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+/// The records of `<out>/<model>.ndjson`.
+pub fn read(out: &Path, model: &str) -> Vec<Value> {
+    std::fs::read_to_string(out.join(format!("{model}.ndjson")))
+        .unwrap_or_else(|e| panic!("{model}.ndjson: {e}"))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Records by remote id.
+pub fn by_remote(records: &[Value]) -> HashMap<String, Value> {
+    records
+        .iter()
+        .map(|r| (r["remote_id"].as_str().unwrap().to_owned(), r.clone()))
+        .collect()
+}
+
+/// Every record of each model is valid against its schema, and ids are unique.
+pub fn assert_valid_and_unique(out: &Path, models: &[&str]) {
+    for model in models {
+        let schema = mapper::compile::schema::model(model).unwrap();
+        let recs = read(out, model);
+        assert!(!recs.is_empty(), "{model} has records");
+        let ids: HashSet<&str> = recs.iter().map(|r| r["id"].as_str().unwrap()).collect();
+        assert_eq!(ids.len(), recs.len(), "{model} ids are unique");
+        for r in &recs {
+            assert!(schema.validator.is_valid(r), "{model}: {r}");
+        }
+    }
+}
+
+/// Each `(model, field, target)`: every non-null value is the id of a `target` record, and
+/// the field is set at least once.
+pub fn assert_references_resolve(out: &Path, refs: &[(&str, &str, &str)]) {
+    for (model, field, target) in refs {
+        let targets: HashSet<String> = read(out, target)
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_owned())
+            .collect();
+        let mut set = 0;
+        for r in read(out, model) {
+            if let Some(id) = r[field].as_str() {
+                set += 1;
+                assert!(
+                    targets.contains(id),
+                    "{model}.{field} = {id} does not resolve to {target}"
+                );
+            }
+        }
+        assert!(set > 0, "{model}.{field} is never set");
+    }
+}
+
+/// The unified output of `models` for a snapshot: `changed_at` fixed, `remote_data` dropped
+/// (the raw payloads are the simulator's; the snapshot is about mapping).
+pub fn snapshot_of(out: &Path, models: &[&str]) -> serde_json::Map<String, Value> {
+    let mut all = serde_json::Map::new();
+    for model in models {
+        let recs: Vec<Value> = read(out, model)
+            .into_iter()
+            .map(|mut v| {
+                v["changed_at"] = "[run start]".into();
+                if let Some(m) = v.as_object_mut() {
+                    m.remove("remote_data");
+                }
+                v
+            })
+            .collect();
+        all.insert(model.to_string(), recs.into());
+    }
+    all
+}
