@@ -57,7 +57,7 @@ enum Command {
 
 #[derive(clap::Args)]
 struct RunArgs {
-    /// The connector file, e.g. connectors/gem.yaml.
+    /// The connector file, e.g. connectors/acme.yaml.
     spec: PathBuf,
     /// Replaces the scheme, host and port of every request (paths stay the vendor's).
     #[arg(long)]

@@ -365,8 +365,9 @@ impl Compiler<'_> {
                 .order_by
                 .as_ref()
                 .and_then(|o| self.key_expr(&format!("{p}.order_by"), o));
-            if let (Some(stream), Some(key)) = (stream, key) {
-                lookups.push(Lookup {
+            // `None` (with a diagnostic) keeps the indexes aligned with the names
+            lookups.push(match (stream, key) {
+                (Some(stream), Some(key)) => Some(Lookup {
                     name: name.clone(),
                     stream,
                     key,
@@ -374,19 +375,9 @@ impl Compiler<'_> {
                     where_,
                     order_by,
                     keep: l.keep.unwrap_or(spec::Keep::First),
-                });
-            } else {
-                // keep indexes aligned with names
-                lookups.push(Lookup {
-                    name: name.clone(),
-                    stream: 0,
-                    key: KeyExpr::Template(Template::compile("").ok()?),
-                    value: None,
-                    where_: None,
-                    order_by: None,
-                    keep: spec::Keep::First,
-                });
-            }
+                }),
+                _ => None,
+            });
         }
 
         let mut streams = Vec::new();
@@ -394,6 +385,7 @@ impl Compiler<'_> {
             streams.push(self.stream(name, s, spec, &env));
         }
         let mut streams: Vec<Stream> = streams.into_iter().collect::<Option<Vec<_>>>()?;
+        let mut lookups: Vec<Lookup> = lookups.into_iter().collect::<Option<Vec<_>>>()?;
         // lookups used by each stream's mapping are dependencies of that stream
         for (i, (_, s)) in spec.streams.iter().enumerate() {
             let mut used = Vec::new();
