@@ -10,6 +10,29 @@ use std::sync::LazyLock;
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Chainable);
+    // Mapping data is full of nulls: text filters pass null through instead of rendering
+    // "none", and `items` of null is empty.
+    fn text(v: &MjValue, f: fn(&str) -> String) -> MjValue {
+        match v.as_str() {
+            _ if v.is_none() || v.is_undefined() => MjValue::from(()),
+            Some(s) => MjValue::from(f(s)),
+            None => MjValue::from(f(&v.to_string())),
+        }
+    }
+    env.add_filter("upper", |v: MjValue| text(&v, str::to_uppercase));
+    env.add_filter("lower", |v: MjValue| text(&v, str::to_lowercase));
+    env.add_filter("trim", |v: MjValue| text(&v, |s| s.trim().to_owned()));
+    env.add_filter("items", |v: MjValue| -> Result<MjValue, minijinja::Error> {
+        if v.is_none() || v.is_undefined() {
+            return Ok(MjValue::from(Vec::<MjValue>::new()));
+        }
+        let mut out = Vec::new();
+        for k in v.try_iter()? {
+            let val = v.get_item(&k)?;
+            out.push(MjValue::from(vec![k, val]));
+        }
+        Ok(MjValue::from(out))
+    });
     env.add_filter("datetime", |v: MjValue| -> MjValue {
         match v.as_str().and_then(normalize_datetime) {
             Some(s) => MjValue::from(s),
@@ -332,6 +355,24 @@ mod tests {
                 .unwrap()
                 .nested_variables(),
             vec!["inputs.key".to_string()]
+        );
+    }
+
+    #[test]
+    fn text_filters_pass_null_through() {
+        let ctx = context!(record => MjValue::from(minijinja::value::Serde(serde_json::json!({"n": null, "s": " Ab ", "m": {"a": 1}}))));
+        let ev = |e: &str| Expr::compile(e).unwrap().eval(&ctx).unwrap();
+        assert_eq!(ev("record.n | upper"), Value::Null);
+        assert_eq!(ev("record.missing | lower"), Value::Null);
+        assert_eq!(ev("record.s | trim | upper"), serde_json::json!("AB"));
+        assert_eq!(ev("record.n | items"), serde_json::json!([]));
+        assert_eq!(ev("record.m | items"), serde_json::json!([["a", 1]]));
+        assert_eq!(
+            Template::compile("{{ record.n | upper }}")
+                .unwrap()
+                .render(&ctx)
+                .unwrap(),
+            ""
         );
     }
 
