@@ -420,3 +420,58 @@ async fn small_dataset_snapshot() {
     let all = snapshot_of(out.path(), MODELS);
     insta::assert_json_snapshot!("gem_small_unified_output", all);
 }
+
+#[tokio::test]
+async fn null_and_empty_vendor_values_are_tolerated() {
+    let sim = gem::start(Size::Small, KEY, None, 0).await.unwrap();
+    {
+        let mut d = sim.sim.data.write().unwrap();
+        let j = &mut d.jobs[0];
+        for k in [
+            "custom_fields",
+            "hiring_team",
+            "requisition_id",
+            "opened_at",
+            "confidential",
+        ] {
+            j[k] = Value::Null;
+        }
+        j["offices"] = json!([]);
+        j["departments"] = json!([]);
+        let c = &mut d.candidates[0];
+        for k in ["custom_fields", "tags", "company", "created_at"] {
+            c[k] = Value::Null;
+        }
+        c["phone_numbers"] = json!([{"type": null, "value": "+1 555 0100"}]);
+        c["social_media_addresses"] = json!([{"value": "@handle"}, {"value": null}]);
+        let a = &mut d.applications[0];
+        for k in ["source", "credited_to", "current_stage", "rejection_reason"] {
+            a[k] = Value::Null;
+        }
+        d.job_stages[0]["interviews"] = Value::Null;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let r = run_gem(&sim.url(), out.path()).await;
+    assert_eq!(
+        r.status,
+        Status::Success,
+        "{:?}",
+        r.models
+            .values()
+            .flat_map(|m| m.invalid_records.clone())
+            .collect::<Vec<_>>()
+    );
+    let cands = by_remote(&read(out.path(), "candidates"));
+    let c = &cands["cd_0"];
+    assert_eq!(
+        c["phone_numbers"],
+        json!([{"phone_number": "+1 555 0100", "type": null}])
+    );
+    assert_eq!(
+        c["social_media"],
+        json!([{"link": null, "type": null, "username": "@handle"}])
+    );
+    let jobs = by_remote(&read(out.path(), "jobs"));
+    assert!(jobs["jb_0"]["location"].is_null() && jobs["jb_0"]["department"].is_null());
+    assert_eq!(jobs["jb_0"]["integration_fields"], json!([]));
+}

@@ -392,3 +392,55 @@ async fn committed_sandbox_cassette_is_the_simulators_data() {
     );
     assert!(!recorded.contains(KEY));
 }
+
+#[tokio::test]
+async fn records_missing_optional_fields_are_mapped() {
+    let sim = sr::start(Size::Small, KEY, CLIENT, false, 0).await.unwrap();
+    {
+        let mut d = sim.sim.data.write().unwrap();
+        let c = &mut d.candidates[0];
+        for k in [
+            "web",
+            "location",
+            "experience",
+            "tags",
+            "email",
+            "phoneNumber",
+        ] {
+            c[k] = Value::Null;
+        }
+        let j = &mut d.jobs[0];
+        for k in [
+            "properties",
+            "location",
+            "typeOfEmployment",
+            "jobAd",
+            "actions",
+        ] {
+            j[k] = Value::Null;
+        }
+        for a in d.applications.iter_mut() {
+            for o in a.offers.iter_mut() {
+                o["properties"] = Value::Null;
+            }
+        }
+    }
+    // the simulator omits null fields, as SmartRecruiters does: these records arrive without them
+    let out = tempfile::tempdir().unwrap();
+    let r = run_sr(&sim.url(), out.path(), &[("SMARTRECRUITERS_API_KEY", KEY)]).await;
+    assert_eq!(
+        r.status,
+        Status::Success,
+        "{:?}",
+        r.models
+            .values()
+            .flat_map(|m| m.invalid_records.clone())
+            .collect::<Vec<_>>()
+    );
+    let cands = read(out.path(), "candidates");
+    assert!(
+        cands
+            .iter()
+            .any(|c| c["social_media"] == serde_json::json!([]) && c["location"].is_null())
+    );
+}
