@@ -384,31 +384,13 @@ fn sandbox_runs_offline_on_a_realistic_dataset() {
 #[tokio::test(flavor = "multi_thread")]
 async fn committed_sandbox_cassette_is_the_simulators_data() {
     let sim = gem::start(Size::Full, KEY, None, 0).await.unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    let cassette = tmp.path().join("gem.cassette.ndjson");
-    let (url, c2, out) = (sim.url(), cassette.clone(), tmp.path().join("out"));
-    let o = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_mapper"))
-            .args(["run", SPEC, "--base-url", &url, "--record"])
-            .arg(&c2)
-            .arg("--out")
-            .arg(&out)
-            .env("GEM_API_KEY", KEY)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let recorded = std::fs::read_to_string(&cassette).unwrap();
-    if std::env::var_os("UPDATE_CASSETTE").is_some() {
-        std::fs::write("connectors/gem.cassette.ndjson", &recorded).unwrap();
-    }
-    assert!(
-        recorded == std::fs::read_to_string("connectors/gem.cassette.ndjson").unwrap(),
-        "connectors/gem.cassette.ndjson is stale: rerun with UPDATE_CASSETTE=1"
-    );
-    assert!(!recorded.contains(KEY));
+    support::assert_cassette_fresh(
+        Path::new(SPEC),
+        &sim.url(),
+        ("GEM_API_KEY", KEY),
+        "connectors/gem.cassette.ndjson",
+    )
+    .await;
 }
 
 #[tokio::test]

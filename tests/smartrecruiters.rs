@@ -353,7 +353,6 @@ fn sandbox_runs_offline() {
 async fn committed_sandbox_cassette_is_the_simulators_data() {
     let sim = sr::start(Size::Full, KEY, CLIENT, false, 0).await.unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    let cassette = tmp.path().join("sr.cassette.ndjson");
     // record at full speed: a copy of the connector without its rate limits
     let spec = tmp.path().join("smartrecruiters.yaml");
     let text = std::fs::read_to_string(SPEC)
@@ -361,36 +360,13 @@ async fn committed_sandbox_cassette_is_the_simulators_data() {
         .replace("requests_per_second: 10", "requests_per_second: 1000");
     std::fs::write(&spec, text).unwrap();
     std::fs::write(tmp.path().join("smartrecruiters.cassette.ndjson"), "").unwrap();
-    let (url, c2, out, s2) = (
-        sim.url(),
-        cassette.clone(),
-        tmp.path().join("out"),
-        spec.clone(),
-    );
-    let o = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_mapper"))
-            .arg("run")
-            .arg(&s2)
-            .args(["--base-url", &url, "--record"])
-            .arg(&c2)
-            .arg("--out")
-            .arg(&out)
-            .env("SMARTRECRUITERS_API_KEY", KEY)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let recorded = std::fs::read_to_string(&cassette).unwrap();
-    if std::env::var_os("UPDATE_CASSETTE").is_some() {
-        std::fs::write("connectors/smartrecruiters.cassette.ndjson", &recorded).unwrap();
-    }
-    assert!(
-        recorded == std::fs::read_to_string("connectors/smartrecruiters.cassette.ndjson").unwrap(),
-        "connectors/smartrecruiters.cassette.ndjson is stale: rerun with UPDATE_CASSETTE=1"
-    );
-    assert!(!recorded.contains(KEY));
+    support::assert_cassette_fresh(
+        &spec,
+        &sim.url(),
+        ("SMARTRECRUITERS_API_KEY", KEY),
+        "connectors/smartrecruiters.cassette.ndjson",
+    )
+    .await;
 }
 
 #[tokio::test]

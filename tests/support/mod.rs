@@ -77,3 +77,49 @@ pub fn snapshot_of(out: &Path, models: &[&str]) -> serde_json::Map<String, Value
     }
     all
 }
+
+/// Records a run of `spec` against `url` into a cassette and checks it equals the committed
+/// `committed` cassette (rewritten first when `UPDATE_CASSETTE` is set); no credential in it.
+pub async fn assert_cassette_fresh(
+    spec: &Path,
+    url: &str,
+    credential: (&str, &str),
+    committed: &str,
+) {
+    let tmp = tempfile::tempdir().unwrap();
+    let cassette = tmp.path().join("recorded.cassette.ndjson");
+    let (spec, url, c2, out) = (
+        spec.to_path_buf(),
+        url.to_owned(),
+        cassette.clone(),
+        tmp.path().join("out"),
+    );
+    let (var, value) = (credential.0.to_owned(), credential.1.to_owned());
+    let o = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_mapper"))
+            .arg("run")
+            .arg(&spec)
+            .args(["--base-url", &url, "--record"])
+            .arg(&c2)
+            .arg("--out")
+            .arg(&out)
+            .env(var, value)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let recorded = std::fs::read_to_string(&cassette).unwrap();
+    if std::env::var_os("UPDATE_CASSETTE").is_some() {
+        std::fs::write(committed, &recorded).unwrap();
+    }
+    assert!(
+        recorded == std::fs::read_to_string(committed).unwrap(),
+        "{committed} is stale: rerun with UPDATE_CASSETTE=1"
+    );
+    assert!(
+        !recorded.contains(credential.1),
+        "credentials are never recorded"
+    );
+}
