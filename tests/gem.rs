@@ -128,15 +128,7 @@ async fn ids_are_identical_across_two_runs() {
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     run_gem(&sim.url(), a.path()).await;
     run_gem(&sim.url(), b.path()).await;
-    for model in MODELS {
-        let ids = |p: &Path| {
-            read(p, model)
-                .iter()
-                .map(|r| r["id"].clone())
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(ids(a.path()), ids(b.path()), "{model}");
-    }
+    support::assert_same_ids(a.path(), b.path(), MODELS);
 }
 
 #[tokio::test]

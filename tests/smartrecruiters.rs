@@ -299,15 +299,7 @@ async fn ids_are_stable_across_runs() {
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     run_sr(&sim.url(), a.path(), &[("SMARTRECRUITERS_API_KEY", KEY)]).await;
     run_sr(&sim.url(), b.path(), &[("SMARTRECRUITERS_API_KEY", KEY)]).await;
-    for model in MODELS {
-        let ids = |p: &Path| {
-            read(p, model)
-                .iter()
-                .map(|r| r["id"].clone())
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(ids(a.path()), ids(b.path()), "{model}");
-    }
+    support::assert_same_ids(a.path(), b.path(), MODELS);
 }
 
 #[tokio::test]

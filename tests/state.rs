@@ -316,7 +316,7 @@ async fn integrations_do_not_share_ids() {
 }
 
 #[tokio::test]
-async fn smartrecruiters_unchanged_sync_and_delta() {
+async fn smartrecruiters_unchanged_sync_keeps_changed_at_and_delta_deletes_nothing() {
     let sim = sr::start(sr::Size::Small, KEY, ("c", "s"), false, 0)
         .await
         .unwrap();

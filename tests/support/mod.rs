@@ -123,3 +123,16 @@ pub async fn assert_cassette_fresh(
         "credentials are never recorded"
     );
 }
+
+/// Two runs' outputs hold the same ids, in the same order, for each model.
+pub fn assert_same_ids(a: &Path, b: &Path, models: &[&str]) {
+    for model in models {
+        let ids = |p: &Path| {
+            read(p, model)
+                .iter()
+                .map(|r| r["id"].clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(a), ids(b), "{model}");
+    }
+}
