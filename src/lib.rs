@@ -2,7 +2,7 @@
 //!
 //! Three stages, one module each: [`spec`] (what authors write), [`compile`] (the only place
 //! strings are parsed; produces a [`compile::Plan`]) and [`run`] (executes a plan against an
-//! HTTP transport and writes validated unified records).
+//! HTTP transport and writes validated unified records); [`state`] is what runs remember.
 
 pub mod compile;
 pub mod coverage;
@@ -10,3 +10,4 @@ pub mod ids;
 pub mod run;
 pub mod secret;
 pub mod spec;
+pub mod state;

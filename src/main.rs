@@ -14,6 +14,7 @@ const EXIT_OK: u8 = 0;
 const EXIT_FAILED: u8 = 1;
 const EXIT_INVALID_RECORDS: u8 = 2;
 const EXIT_SPEC: u8 = 3;
+const EXIT_INTERRUPTED: u8 = 130;
 
 #[derive(Parser)]
 #[command(
@@ -282,6 +283,10 @@ fn run_cmd(args: RunArgs) -> ExitCode {
                         report.error.as_deref().unwrap_or("unknown error")
                     );
                     ExitCode::from(EXIT_FAILED)
+                }
+                Status::Interrupted => {
+                    eprintln!("interrupted: nothing of this run was applied");
+                    ExitCode::from(EXIT_INTERRUPTED)
                 }
             }
         }

@@ -192,44 +192,103 @@ async fn failed_run_marks_nothing_deleted() {
     assert!(read(out.path(), "jobs")[&job]["remote_deleted_at"].is_string());
 }
 
+/// Starts `mapper run` on the Gem connector against `url` in the background.
+fn spawn_gem_run(url: &str, dir: &Path) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_mapper"))
+        .args(["run", GEM, "--base-url", url, "--out"])
+        .arg(dir)
+        .env("GEM_API_KEY", KEY)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// The newest row of the `runs` table: (status, finished).
+fn last_run(out: &Path) -> (String, bool) {
+    let conn = rusqlite::Connection::open(out.join("state.db")).unwrap();
+    conn.query_row(
+        "SELECT status, finished_at IS NOT NULL FROM runs ORDER BY id DESC LIMIT 1",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .unwrap()
+}
+
+/// Waits until the newest run of the state is `running` (the run has begun), up to 20 s.
+async fn wait_until_running(out: &Path, before: i64) {
+    for _ in 0..400 {
+        if let Ok(conn) = rusqlite::Connection::open(out.join("state.db"))
+            && let Ok((id, status)) = conn.query_row(
+                "SELECT id, status FROM runs ORDER BY id DESC LIMIT 1",
+                [],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+            )
+            && id > before
+            && status == "running"
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the run never started");
+}
+
+fn run_count(out: &Path) -> i64 {
+    rusqlite::Connection::open(out.join("state.db"))
+        .unwrap()
+        .query_row("SELECT max(id) FROM runs", [], |r| r.get(0))
+        .unwrap()
+}
+
 #[tokio::test]
 async fn killed_run_then_rerun_ends_consistent() {
     let sim = gem::start(gem::Size::Full, KEY, None, 0).await.unwrap();
     let out = tempfile::tempdir().unwrap();
-    gem_sync(&sim.url(), out.path(), false).await;
+    let first = gem_sync(&sim.url(), out.path(), false).await;
     let before = read(out.path(), "candidates");
+    let before_file = std::fs::read_to_string(out.path().join("candidates.ndjson")).unwrap();
     sim.sim.data.write().unwrap().candidates[0]["title"] = "Principal Engineer".into();
+    sim.sim.data.write().unwrap().jobs.remove(0);
     sim.sim
         .delay_ms
         .store(250, std::sync::atomic::Ordering::Relaxed);
-    let (url, dir) = (sim.url(), out.path().to_path_buf());
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mapper"))
-        .args(["run", GEM, "--base-url", &url, "--out"])
-        .arg(&dir)
-        .env("GEM_API_KEY", KEY)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(900)).await;
+    let runs = run_count(out.path());
+    let mut child = spawn_gem_run(&sim.url(), out.path());
+    // kill once the run has begun and some of its requests were answered
+    wait_until_running(out.path(), runs).await;
+    let answered = sim.sim.requests.load(std::sync::atomic::Ordering::Relaxed);
+    while sim.sim.requests.load(std::sync::atomic::Ordering::Relaxed) < answered + 2 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
+    // the kill landed mid-run: the run began and never finished, its report was never written
+    assert_eq!(last_run(out.path()), ("running".to_owned(), false));
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["started_at"], first.started_at.as_str());
     // the previous snapshot and state are intact
     let conn = rusqlite::Connection::open(out.path().join("state.db")).unwrap();
     let ok: String = conn
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap();
     assert_eq!(ok, "ok");
-    let n: i64 = conn
+    let deleted: i64 = conn
         .query_row(
-            "SELECT count(*) FROM records WHERE model = 'candidates'",
+            "SELECT count(*) FROM records WHERE model = 'candidates' AND deleted_by = 'absence'",
             [],
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(n as usize, before.len());
+    assert_eq!(deleted, 0);
     drop(conn);
-    // a rerun completes normally
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("candidates.ndjson")).unwrap(),
+        before_file
+    );
+    // a rerun completes normally, and marks the killed run interrupted in the history
     sim.sim
         .delay_ms
         .store(0, std::sync::atomic::Ordering::Relaxed);
@@ -238,8 +297,251 @@ async fn killed_run_then_rerun_ends_consistent() {
     let after = read(out.path(), "candidates");
     assert_eq!(after.len(), before.len());
     assert_eq!(after["cd_0"]["title"], "Principal Engineer");
-    assert!(after.values().all(|c| c["remote_deleted_at"].is_null()
-        == before[c["remote_id"].as_str().unwrap()]["remote_deleted_at"].is_null()));
+    assert_eq!(r.models["jobs"].deleted, 1);
+    let conn = rusqlite::Connection::open(out.path().join("state.db")).unwrap();
+    let statuses: Vec<String> = conn
+        .prepare("SELECT status FROM runs ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(statuses, ["success", "interrupted", "success"]);
+}
+
+#[tokio::test]
+async fn sigint_stops_the_run_cleanly() {
+    let sim = gem::start(gem::Size::Full, KEY, None, 0).await.unwrap();
+    let out = tempfile::tempdir().unwrap();
+    gem_sync(&sim.url(), out.path(), false).await;
+    let before_file = std::fs::read_to_string(out.path().join("candidates.ndjson")).unwrap();
+    sim.sim.data.write().unwrap().candidates.remove(3);
+    sim.sim
+        .delay_ms
+        .store(250, std::sync::atomic::Ordering::Relaxed);
+    let runs = run_count(out.path());
+    let child = spawn_gem_run(&sim.url(), out.path());
+    wait_until_running(out.path(), runs).await;
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let o = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["status"], "interrupted");
+    assert_eq!(last_run(out.path()), ("interrupted".to_owned(), true));
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("candidates.ndjson")).unwrap(),
+        before_file,
+        "the previous output is intact"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(out.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[tokio::test]
+async fn gem_soft_deleted_job_and_candidate_flag_their_dependents_and_nothing_else() {
+    let sim = gem::start(gem::Size::Small, KEY, None, 0).await.unwrap();
+    let out = tempfile::tempdir().unwrap();
+    gem_sync(&sim.url(), out.path(), false).await;
+    let models = [
+        "users",
+        "jobs",
+        "job_postings",
+        "candidates",
+        "application_stages",
+        "applications",
+        "interviews",
+        "job_application_stages",
+        "job_hiring_team_members",
+        "interviewing_team_members",
+    ];
+    let flagged = |out: &Path| -> std::collections::BTreeSet<(String, String)> {
+        models
+            .iter()
+            .flat_map(|m| {
+                read(out, m)
+                    .into_iter()
+                    .filter(|(_, r)| !r["remote_deleted_at"].is_null())
+                    .map(move |(k, _)| (m.to_string(), k))
+            })
+            .collect()
+    };
+    let before = flagged(out.path());
+    // the vendor soft-deletes a live job, and a live candidate with its applications
+    let when = "2025-06-01T00:00:00.000Z";
+    let (job, cand, apps) = {
+        let mut d = sim.sim.data.write().unwrap();
+        let j = d.jobs.iter_mut().find(|j| j["deleted_at"].is_null()).unwrap();
+        j["deleted_at"] = when.into();
+        let job = j["id"].as_str().unwrap().to_owned();
+        let with_apps: std::collections::HashSet<String> = d
+            .applications
+            .iter()
+            .map(|a| a["candidate_id"].as_str().unwrap().to_owned())
+            .collect();
+        let c = d
+            .candidates
+            .iter_mut()
+            .find(|c| c["deleted_at"].is_null() && with_apps.contains(c["id"].as_str().unwrap()))
+            .unwrap();
+        c["deleted_at"] = when.into();
+        let cand = c["id"].as_str().unwrap().to_owned();
+        let mut apps = Vec::new();
+        for a in d.applications.iter_mut().filter(|a| a["candidate_id"] == cand.as_str()) {
+            if a["deleted_at"].is_null() {
+                a["deleted_at"] = when.into();
+                apps.push(a["id"].as_str().unwrap().to_owned());
+            }
+        }
+        (job, cand, apps)
+    };
+    let source_before = read(out.path(), "candidates")[&cand]["source"].clone();
+    let r = gem_sync(&sim.url(), out.path(), false).await;
+    assert_eq!(r.status, Status::Success, "{:?}", r.error);
+    let jobs = read(out.path(), "jobs");
+    let job_uid = jobs[&job]["id"].as_str().unwrap().to_owned();
+    let mut expected = before.clone();
+    expected.insert(("jobs".into(), job.clone()));
+    expected.insert(("candidates".into(), cand.clone()));
+    for a in &apps {
+        expected.insert(("applications".into(), a.clone()));
+    }
+    for (k, m) in read(out.path(), "job_hiring_team_members") {
+        if m["job_id"] == job_uid.as_str() {
+            expected.insert(("job_hiring_team_members".into(), k));
+        }
+    }
+    assert_eq!(flagged(out.path()), expected, "every dependent flagged and nothing else");
+    assert_eq!(jobs[&job]["remote_deleted_at"], when);
+    // a soft-deleted candidate keeps the source of its earliest application
+    let cands = read(out.path(), "candidates");
+    assert!(!source_before.is_null());
+    assert_eq!(cands[&cand]["source"], source_before);
+}
+
+#[tokio::test]
+async fn smartrecruiters_removed_job_and_candidate_take_their_dependents_and_nothing_else() {
+    let sim = sr::start(sr::Size::Small, KEY, ("c", "s"), false, 0)
+        .await
+        .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let env = [("SMARTRECRUITERS_API_KEY", KEY)];
+    let spec = "connectors/smartrecruiters.yaml";
+    let r1 = sync(spec, &sim.url(), out.path(), false, &env).await;
+    assert_eq!(r1.status, Status::Success, "{:?}", r1.error);
+    let models: Vec<String> = r1.models.keys().cloned().collect();
+    let all: HashMap<String, HashMap<String, Value>> = models
+        .iter()
+        .map(|m| (m.clone(), read(out.path(), m)))
+        .collect();
+    let (job, cand) = {
+        let mut d = sim.sim.data.write().unwrap();
+        // a job with postings and a hiring team
+        let i = d
+            .jobs
+            .iter()
+            .position(|j| {
+                let id = j["id"].as_str().unwrap();
+                d.job_ads.get(id).is_some_and(|a| !a.is_empty())
+                    && d.hiring_team.get(id).is_some_and(|t| !t.is_empty())
+            })
+            .unwrap();
+        let job = d.jobs.remove(i)["id"].as_str().unwrap().to_owned();
+        let cand = d.candidates.remove(0)["id"].as_str().unwrap().to_owned();
+        (job, cand)
+    };
+    let r2 = sync(spec, &sim.url(), out.path(), false, &env).await;
+    assert_eq!(r2.status, Status::Success, "{:?}", r2.error);
+    // what depends on the job or the candidate: records referring to them, transitively
+    let mut closure: std::collections::HashSet<String> = [
+        all["jobs"][&job]["id"].as_str().unwrap().to_owned(),
+        all["candidates"][&cand]["id"].as_str().unwrap().to_owned(),
+    ]
+    .into();
+    loop {
+        let n = closure.len();
+        for recs in all.values() {
+            for r in recs.values() {
+                let refers = r.as_object().unwrap().iter().any(|(k, v)| {
+                    k != "id" && k.ends_with("_id") && v.as_str().is_some_and(|s| closure.contains(s))
+                });
+                if refers {
+                    closure.insert(r["id"].as_str().unwrap().to_owned());
+                }
+            }
+        }
+        if closure.len() == n {
+            break;
+        }
+    }
+    let mut deleted = Vec::new();
+    for m in &models {
+        for (k, r) in read(out.path(), m) {
+            if !r["remote_deleted_at"].is_null() {
+                deleted.push((m.clone(), k, r["id"].as_str().unwrap().to_owned()));
+            }
+        }
+    }
+    // vocabularies derived from the deleted records may go with them; nothing else does
+    for (m, k, id) in &deleted {
+        assert!(
+            closure.contains(id) || ["tags", "screening_questions", "application_stages"].contains(&m.as_str()),
+            "{m} {k} was marked deleted but depends on neither the job nor the candidate"
+        );
+    }
+    // and every record fetched for them is deleted
+    let is_deleted = |id: &str| deleted.iter().any(|d| d.2 == id);
+    for m in [
+        "jobs",
+        "job_hiring_team_members",
+        "job_postings",
+        "job_screening_questions",
+        "candidates",
+        "candidate_tags",
+        "applications",
+        "interviews",
+        "interviewing_team_members",
+    ] {
+        let dependents: Vec<&Value> = all[m]
+            .values()
+            .filter(|r| closure.contains(r["id"].as_str().unwrap()))
+            .filter(|r| {
+                // an application of another candidate to the removed job is still the vendor's
+                m != "applications" || r["candidate_id"] == all["candidates"][&cand]["id"]
+            })
+            .collect();
+        assert!(!dependents.is_empty() || m == "job_screening_questions", "{m} has dependents");
+        for r in dependents {
+            // interviews and their team follow their application
+            let parent_gone = match m {
+                "interviews" => is_deleted(r["application_id"].as_str().unwrap_or("")),
+                "interviewing_team_members" => is_deleted(r["interview_id"].as_str().unwrap_or("")),
+                _ => true,
+            };
+            if parent_gone {
+                assert!(is_deleted(r["id"].as_str().unwrap()), "{m} {r} is deleted");
+            }
+        }
+    }
+    let total: u64 = r2.models.values().map(|m| m.deleted).sum();
+    assert_eq!(total as usize, deleted.len());
+    println!("deleted after removing job {job} and candidate {cand}:");
+    for m in &models {
+        println!("  {m}: {}", r2.models[m].deleted);
+    }
 }
 
 #[tokio::test]

@@ -351,7 +351,8 @@ pub fn dataset(size: Size) -> Dataset {
                 "jobs": if prospect && c % 2 == 0 { json!([]) } else { json!([{"id": job["id"], "name": job["name"]}]) },
                 "job_post_id": d.job_posts.iter().find(|p| p["job_id"] == job["id"]).map(|p| p["id"].clone()).unwrap_or(Value::Null),
                 "current_stage": stage.map(|s| json!({"id": s["id"], "name": s["name"]})).unwrap_or(Value::Null),
-                "deleted_at": if (c + k) % 97 == 50 { json!(ts(applied + 40 * day)) } else { Value::Null },
+                // a soft-deleted candidate's applications are soft-deleted with it
+                "deleted_at": if c % 101 == 100 { json!(ts(created + 60 * day)) } else if (c + k) % 97 == 50 { json!(ts(applied + 40 * day)) } else { Value::Null },
             });
             // scheduled interviews for the stage's interview plan
             if let Some(s) = stage

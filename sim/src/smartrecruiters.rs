@@ -118,7 +118,7 @@ const EMPLOYMENT: &[(&str, &str)] = &[
     ("permanent", "Full-time"),
     ("part_time", "Part-time"),
     ("contract", "Contract"),
-    ("internship", "Internship"),
+    ("intern", "Intern"),
     ("seasonal", "Seasonal"),
 ];
 const JOB_STATUSES: &[&str] = &[

@@ -1239,13 +1239,26 @@ impl Compiler<'_> {
             source,
             then,
             ref_model,
-            map: def.map.map(|m| m.into_iter().collect()),
+            map: def.map.map(|m| EnumMap {
+                values: m.into_iter().collect(),
+                field: field_label(p),
+            }),
             default: def.default,
             cast,
             unique: def.unique.unwrap_or(false),
             null_if_empty: def.null_if_empty.unwrap_or(false),
         })
     }
+}
+
+/// The unified field a mapping at spec path `p` fills: `streams.jobs.fields.location.fields.city`
+/// → `location.city`.
+fn field_label(p: &str) -> String {
+    let rest = p.split_once(".fields.").map(|(_, r)| r).unwrap_or(p);
+    rest.split('.')
+        .filter(|s| *s != "fields" && *s != "each")
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 /// Adds the members an object's schema declares but the mapping leaves out, as their empty value.

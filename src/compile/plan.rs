@@ -392,7 +392,7 @@ pub struct ValueMap {
     /// Turn a remote id into this model's unified id.
     pub ref_model: Option<&'static str>,
     /// Enum map.
-    pub map: Option<HashMap<String, Value>>,
+    pub map: Option<EnumMap>,
     /// Default when null or unmapped.
     pub default: Option<Value>,
     /// Conversion.
@@ -401,6 +401,15 @@ pub struct ValueMap {
     pub unique: bool,
     /// Empty object/array → null.
     pub null_if_empty: bool,
+}
+
+/// An enum map: vendor values to unified ones.
+#[derive(Debug)]
+pub struct EnumMap {
+    /// Vendor value (as text) → unified value.
+    pub values: HashMap<String, Value>,
+    /// The field it fills, as reported for unknown values (`status`, `location.country`).
+    pub field: String,
 }
 
 /// Where a value comes from.

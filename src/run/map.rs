@@ -22,6 +22,42 @@ pub struct Env<'a> {
     pub integration: &'a str,
     /// `changed_at` of records (the run's start, until sync state keeps it).
     pub now: &'a str,
+    /// Where enum values no map knows are counted (the model's, when mapping one).
+    pub unmapped: Option<&'a Unmapped>,
+}
+
+/// Distinct unknown values kept per field (further ones are counted under `…`).
+const MAX_UNMAPPED_VALUES: usize = 100;
+
+/// Vendor values an enum map did not know, counted per field and value.
+#[derive(Default)]
+pub struct Unmapped(std::sync::Mutex<indexmap::IndexMap<String, indexmap::IndexMap<String, u64>>>);
+
+impl Unmapped {
+    /// Counts one value of `field` that its map does not know.
+    pub fn note(&self, field: &str, value: &str) {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let per = match m.get_mut(field) {
+            Some(per) => per,
+            None => m.entry(field.to_owned()).or_default(),
+        };
+        let key = if per.len() >= MAX_UNMAPPED_VALUES && !per.contains_key(value) {
+            "…"
+        } else {
+            value
+        };
+        match per.get_mut(key) {
+            Some(n) => *n += 1,
+            None => {
+                per.insert(key.to_owned(), 1);
+            }
+        }
+    }
+
+    /// The counts so far (emptied).
+    pub fn take(&self) -> indexmap::IndexMap<String, indexmap::IndexMap<String, u64>> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
 }
 
 /// A lazily built scope: most fields are JSONPaths and need none.
@@ -158,18 +194,26 @@ fn eval(vm: &ValueMap, ctx: &Ctx) -> Result<Value, String> {
             Some(&v),
         ))?;
     }
-    if let Some(map) = &vm.map {
+    if let Some(em) = &vm.map {
+        let lookup = |x: &Value| -> Option<Value> {
+            let k = key_text(x)?;
+            let found = em.values.get(&k).cloned();
+            if found.is_none()
+                && let Some(u) = ctx.env.unmapped
+            {
+                u.note(&em.field, &k);
+            }
+            found
+        };
         v = match &v {
             Value::Array(items) => Value::Array(
                 items
                     .iter()
-                    .filter_map(|i| key_text(i).and_then(|k| map.get(&k).cloned()))
+                    .filter_map(lookup)
                     .filter(|x| !x.is_null())
                     .collect(),
             ),
-            _ => key_text(&v)
-                .and_then(|k| map.get(&k).cloned())
-                .unwrap_or(Value::Null),
+            _ => lookup(&v).unwrap_or(Value::Null),
         };
     }
     if v.is_null()

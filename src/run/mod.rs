@@ -6,16 +6,18 @@ pub mod map;
 pub mod output;
 mod pager;
 pub mod record;
-pub mod state;
 pub mod transport;
+pub mod writer;
 
 use crate::compile::{Plan, Source, StreamId};
+use crate::state::Store;
 use crate::secret::{Redactor, Secret};
 use futures::StreamExt;
 use http::{Client, Counters, Gate};
 use map::{Env, LookupIndex};
 use minijinja::Value as MjValue;
-use output::{ModelReport, ModelSink, Report, Status, StreamReport};
+use output::{ModelReport, Report, Status, StreamReport};
+use writer::{Finish, Item, ModelId, ModelOut, ModelResult, Msg, Writer};
 use record::{Rec, Scope};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -47,7 +49,13 @@ pub enum RunError {
     },
     /// The sync state database.
     #[error(transparent)]
-    State(#[from] state::StateError),
+    State(#[from] crate::state::StateError),
+    /// Stopped by SIGINT or SIGTERM.
+    #[error("interrupted")]
+    Interrupted,
+    /// A bug in mapper (an invariant that did not hold).
+    #[error("internal error: {0}")]
+    Internal(String),
     /// Reading or writing files.
     #[error("{path}: {source}")]
     Io {
@@ -59,7 +67,7 @@ pub enum RunError {
 }
 
 impl RunError {
-    fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         RunError::Io {
             path: path.into().display().to_string(),
             source,
@@ -111,43 +119,24 @@ impl RunOptions {
 }
 
 /// Runs a plan. `Err` means the run could not start; a run that started returns its report
-/// (status `failed` with the error when a stream failed).
+/// (status `failed` or `interrupted` with the error when it did not complete).
 pub async fn run(plan: Arc<Plan>, opts: RunOptions) -> Result<Report, RunError> {
-    let started = Instant::now();
-    let now = crate::compile::expr::normalize_datetime(
-        &time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default(),
-    )
-    .unwrap_or_default();
+    run_until(plan, opts, shutdown_signal()).await
+}
 
-    // which streams run
-    let selected: Vec<&'static str> = match &opts.models {
-        Some(ms) => {
-            let mut out = Vec::new();
-            for m in ms {
-                match plan.models.iter().find(|x| x.name == m) {
-                    Some(x) => out.push(x.name),
-                    None => {
-                        return Err(RunError::Usage(format!(
-                            "--models: `{m}` is not emitted by connector `{}` (it emits: {})",
-                            plan.name,
-                            plan.models
-                                .iter()
-                                .map(|x| x.name)
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        )));
-                    }
-                }
-            }
-            out
-        }
-        None => plan.models.iter().map(|m| m.name).collect(),
-    };
+/// [`run`], stopped cleanly when `stop` completes (SIGINT or SIGTERM for the CLI): nothing is
+/// committed and the report says `interrupted`.
+pub async fn run_until(
+    plan: Arc<Plan>,
+    opts: RunOptions,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<Report, RunError> {
+    let started = Instant::now();
+    let now = crate::state::now_utc();
+    let selected = select_models(&plan, &opts)?;
     let mut needed = vec![false; plan.streams.len()];
-    for m in plan.models.iter().filter(|m| selected.contains(&m.name)) {
-        for &s in &m.streams {
+    for m in &selected {
+        for &s in m.streams {
             mark(&plan, s, &mut needed);
         }
     }
@@ -188,45 +177,37 @@ pub async fn run(plan: Arc<Plan>, opts: RunOptions) -> Result<Report, RunError> 
         .state
         .clone()
         .unwrap_or_else(|| opts.out_dir.join("state.db"));
-    let state = state::State::open(&state_path, &opts.integration)?;
-    // delta: ask each filtered stream for what changed since its last successful sync
-    let mut cursors: Vec<Option<(String, String)>> = vec![None; plan.streams.len()];
-    if opts.delta {
-        for (i, s) in plan.streams.iter().enumerate() {
-            if let Source::Http(h) = &s.source
-                && let Some((param, overlap)) = &h.delta
-                && let Some(last) = state.last_sync(&s.name)?
-                && let Ok(t) = time::OffsetDateTime::parse(
-                    &last,
-                    &time::format_description::well_known::Rfc3339,
-                )
-            {
-                let since = t - *overlap;
-                let text = crate::compile::expr::normalize_datetime(
-                    &since
-                        .format(&time::format_description::well_known::Rfc3339)
-                        .unwrap_or_default(),
-                )
-                .unwrap_or(last);
-                cursors[i] = Some((param.clone(), text));
-            }
-        }
-    }
-    let state = Mutex::new(state);
-    let fetched: Mutex<std::collections::HashSet<String>> =
-        Mutex::new(std::collections::HashSet::new());
+    let mut store = crate::state::sqlite::SqliteStore::open(&state_path, &opts.integration)?;
+    let cursors = delta_cursors(&plan, &mut store, opts.delta)?;
+    let kind = if opts.delta {
+        crate::state::RunKind::Delta
+    } else {
+        crate::state::RunKind::Full
+    };
+    store.begin_run(kind, &now)?;
+    let outs = selected
+        .iter()
+        .map(|m| ModelOut {
+            schema: m.schema,
+            duplicates: m.duplicates,
+            target: opts.out_dir.join(format!("{}.ndjson", m.name)),
+        })
+        .collect();
+    let writer = Writer::start(Box::new(store), outs)?;
 
-    let mut sinks: HashMap<&'static str, Mutex<ModelSink>> = HashMap::new();
-    for m in plan.models.iter().filter(|m| selected.contains(&m.name)) {
-        let dup = m
-            .streams
-            .iter()
-            .find_map(|s| plan.streams[*s].output.as_ref().and_then(|o| o.duplicates));
-        let schema = plan.streams[m.streams[0]].output.as_ref().unwrap().model;
-        let sink = ModelSink::create(&opts.out_dir, schema, dup, m.streams.len())
-            .map_err(|e| RunError::io(&opts.out_dir, e))?;
-        sinks.insert(m.name, Mutex::new(sink));
-    }
+    let slots: Vec<ModelSlot> = selected.iter().map(ModelSlot::new).collect();
+    let model_of: Vec<Option<ModelId>> = plan
+        .streams
+        .iter()
+        .map(|s| {
+            s.output.as_ref().and_then(|o| {
+                selected
+                    .iter()
+                    .position(|m| m.name == o.model.name)
+                    .map(ModelId)
+            })
+        })
+        .collect();
     let lookups: Vec<Mutex<LookupIndex>> = plan
         .lookups
         .iter()
@@ -261,7 +242,9 @@ pub async fn run(plan: Arc<Plan>, opts: RunOptions) -> Result<Report, RunError> 
         inputs: &inputs,
         integration: &opts.integration,
         now: &now,
-        sinks: &sinks,
+        slots: &slots,
+        model_of: &model_of,
+        writer: writer.sender(),
         lookups: &lookups,
         finished_lookups: &finished_lookups,
         counters: &counters,
@@ -269,84 +252,37 @@ pub async fn run(plan: Arc<Plan>, opts: RunOptions) -> Result<Report, RunError> 
         gates: &gates,
         spool_dir: spool_dir.path().to_path_buf(),
         progress: &progress,
-        state: &state,
-        fetched: &fetched,
         cursors: &cursors,
     };
 
-    // run level by level: a stream starts when everything it depends on has finished
-    let mut level = vec![0usize; plan.streams.len()];
-    for (i, s) in plan.streams.iter().enumerate() {
-        level[i] = s.deps.iter().map(|d| level[*d] + 1).max().unwrap_or(0);
-    }
     let mut done = vec![false; plan.streams.len()];
-    let mut error: Option<RunError> = None;
-    for lv in 0..=level.iter().copied().max().unwrap_or(0) {
-        let ids: Vec<StreamId> = (0..plan.streams.len())
-            .filter(|i| level[*i] == lv && needed[*i])
-            .collect();
-        let results = futures::future::join_all(ids.iter().map(|&i| rc.run_stream(i))).await;
-        for (i, r) in ids.iter().zip(results) {
-            match r {
-                Ok(()) => {
-                    done[*i] = true;
-                    if let Err(e) = rc.stream_done(*i) {
-                        error.get_or_insert(e);
-                    }
-                }
-                Err(e) => {
-                    error.get_or_insert(e);
-                }
-            }
+    let mut interrupted = false;
+    let error = tokio::select! {
+        e = rc.run_streams(&needed, &mut done) => e,
+        _ = stop => {
+            interrupted = true;
+            Some(RunError::Interrupted)
         }
-        if error.is_some() {
-            break;
-        }
-    }
+    };
+    drop(rc);
     progress.clear();
-    // a complete, successful full sync: what it no longer returned is deleted
-    if error.is_none() {
-        let finished = crate::compile::expr::normalize_datetime(
-            &time::OffsetDateTime::now_utc()
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default(),
-        )
-        .unwrap_or_default();
-        let mut st = state.lock().unwrap();
-        if !opts.delta {
-            let fetched = fetched.lock().unwrap();
-            for (name, sink) in &sinks {
-                let mut sink = sink.lock().unwrap();
-                if !sink.is_complete() {
-                    continue;
-                }
-                let n = st.mark_absent(name, &now, &fetched)?;
-                if n > 0 {
-                    sink.changes.deleted += n;
-                    st.export(name, sink.target())?;
-                }
-            }
-        }
-        let names: Vec<String> = plan
+    let success = error.is_none();
+    let finish = Finish {
+        success,
+        delete_absent: success && !opts.delta,
+        synced_streams: plan
             .streams
             .iter()
             .enumerate()
             .filter(|(i, _)| needed[*i])
             .map(|(_, s)| s.name.clone())
-            .collect();
-        st.record_syncs(
-            &names,
-            if opts.delta { "delta" } else { "full" },
-            &now,
-            &finished,
-        )?;
-    }
-    for s in sinks.values() {
-        let mut s = s.lock().unwrap();
-        if !s.is_complete() {
-            s.abandon();
-        }
-    }
+            .collect(),
+        failed_status: if interrupted { "interrupted" } else { "failed" },
+    };
+    let (results, error) = match writer.finish(finish).await {
+        Ok(r) => (r, error),
+        Err(e) => (Vec::new(), error.or(Some(e))),
+    };
     if let Some(path) = &opts.record {
         let n = client
             .transport()
@@ -355,42 +291,7 @@ pub async fn run(plan: Arc<Plan>, opts: RunOptions) -> Result<Report, RunError> 
         tracing::info!("recorded {n} exchanges into {}", path.display());
     }
 
-    // report
-    let mut models = indexmap::IndexMap::new();
-    for m in plan.models.iter().filter(|m| selected.contains(&m.name)) {
-        let s = sinks[m.name].lock().unwrap();
-        let mut involved = vec![false; plan.streams.len()];
-        for &sid in &m.streams {
-            mark(&plan, sid, &mut involved);
-        }
-        let (req, ret) =
-            involved
-                .iter()
-                .enumerate()
-                .filter(|(_, x)| **x)
-                .fold((0, 0), |(a, b), (i, _)| {
-                    (
-                        a + counters[i].requests.load(Ordering::Relaxed),
-                        b + counters[i].retries.load(Ordering::Relaxed),
-                    )
-                });
-        models.insert(
-            m.name.to_owned(),
-            ModelReport {
-                written: s.written,
-                invalid: s.invalid,
-                duplicates: s.duplicate_count,
-                requests: req,
-                retries: ret,
-                complete: s.is_complete(),
-                created: s.changes.created,
-                updated: s.changes.updated,
-                unchanged: s.changes.unchanged,
-                deleted: s.changes.deleted,
-                invalid_records: s.samples.clone(),
-            },
-        );
-    }
+    let models = model_reports(&plan, &selected, &slots, &results, &counters);
     let mut streams = indexmap::IndexMap::new();
     for (i, s) in plan.streams.iter().enumerate().filter(|(i, _)| needed[*i]) {
         streams.insert(
@@ -407,12 +308,11 @@ pub async fn run(plan: Arc<Plan>, opts: RunOptions) -> Result<Report, RunError> 
     let report = Report {
         connector: plan.name.clone(),
         integration: opts.integration.clone(),
-        status: if error.is_some() {
-            Status::Failed
-        } else if invalid > 0 {
-            Status::CompletedWithInvalidRecords
-        } else {
-            Status::Success
+        status: match &error {
+            Some(RunError::Interrupted) => Status::Interrupted,
+            Some(_) => Status::Failed,
+            None if invalid > 0 => Status::CompletedWithInvalidRecords,
+            None => Status::Success,
         },
         error: error
             .as_ref()
@@ -428,11 +328,7 @@ pub async fn run(plan: Arc<Plan>, opts: RunOptions) -> Result<Report, RunError> 
             .map(|c| c.retries.load(Ordering::Relaxed))
             .sum(),
         sandbox: opts.sandbox,
-        mode: if opts.delta {
-            "delta".into()
-        } else {
-            "full".into()
-        },
+        mode: kind.as_str().into(),
         state: state_path.display().to_string(),
         models,
         streams,
@@ -441,6 +337,158 @@ pub async fn run(plan: Arc<Plan>, opts: RunOptions) -> Result<Report, RunError> 
         .write(&opts.out_dir)
         .map_err(|e| RunError::io(opts.out_dir.join("report.json"), e))?;
     Ok(report)
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(mut i), Ok(mut t)) => {
+                tokio::select! {
+                    _ = i.recv() => {}
+                    _ = t.recv() => {}
+                }
+            }
+            _ => std::future::pending::<()>().await,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// A model the run emits, with what the writer and the report need.
+struct Selected<'p> {
+    name: &'static str,
+    schema: &'static crate::compile::schema::ModelSchema,
+    duplicates: Option<crate::spec::Duplicates>,
+    streams: &'p [StreamId],
+}
+
+/// The models to run (`--models`, or all), in the unified order.
+fn select_models<'p>(plan: &'p Plan, opts: &RunOptions) -> Result<Vec<Selected<'p>>, RunError> {
+    if let Some(ms) = &opts.models {
+        for m in ms {
+            if !plan.models.iter().any(|x| x.name == m.trim()) {
+                return Err(RunError::Usage(format!(
+                    "--models: `{m}` is not emitted by connector `{}` (it emits: {})",
+                    plan.name,
+                    plan.models
+                        .iter()
+                        .map(|x| x.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for m in &plan.models {
+        if let Some(ms) = &opts.models
+            && !ms.iter().any(|x| x.trim() == m.name)
+        {
+            continue;
+        }
+        let outputs = m
+            .streams
+            .iter()
+            .filter_map(|s| plan.streams[*s].output.as_ref());
+        let Some(schema) = outputs.clone().next().map(|o| o.model) else {
+            continue;
+        };
+        out.push(Selected {
+            name: m.name,
+            schema,
+            duplicates: outputs.clone().find_map(|o| o.duplicates),
+            streams: &m.streams,
+        });
+    }
+    Ok(out)
+}
+
+/// Delta runs: each stream with a delta filter asks for what changed since its last
+/// successful sync, less the overlap.
+fn delta_cursors(
+    plan: &Plan,
+    store: &mut dyn crate::state::Store,
+    delta: bool,
+) -> Result<Vec<Option<(String, String)>>, RunError> {
+    let mut cursors = vec![None; plan.streams.len()];
+    if !delta {
+        return Ok(cursors);
+    }
+    for (i, s) in plan.streams.iter().enumerate() {
+        if let Source::Http(h) = &s.source
+            && let Some((param, overlap)) = &h.delta
+            && let Some(last) = store.last_sync(&s.name)?
+            && let Ok(t) =
+                time::OffsetDateTime::parse(&last, &time::format_description::well_known::Rfc3339)
+        {
+            let since = t - *overlap;
+            let text = crate::compile::expr::normalize_datetime(
+                &since
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default(),
+            )
+            .unwrap_or(last);
+            cursors[i] = Some((param.clone(), text));
+        }
+    }
+    Ok(cursors)
+}
+
+/// Per-model figures of the report.
+fn model_reports(
+    plan: &Plan,
+    selected: &[Selected],
+    slots: &[ModelSlot],
+    results: &[ModelResult],
+    counters: &[Counters],
+) -> indexmap::IndexMap<String, ModelReport> {
+    let mut models = indexmap::IndexMap::new();
+    for (i, m) in selected.iter().enumerate() {
+        let r = results.get(i).cloned().unwrap_or_default();
+        let mut involved = vec![false; plan.streams.len()];
+        for &sid in m.streams {
+            mark(plan, sid, &mut involved);
+        }
+        let (req, ret) = involved
+            .iter()
+            .enumerate()
+            .filter(|(_, x)| **x)
+            .fold((0, 0), |(a, b), (i, _)| {
+                (
+                    a + counters[i].requests.load(Ordering::Relaxed),
+                    b + counters[i].retries.load(Ordering::Relaxed),
+                )
+            });
+        models.insert(
+            m.name.to_owned(),
+            ModelReport {
+                written: r.written,
+                invalid: r.changes.invalid,
+                duplicates: r.duplicates + slots[i].merged_duplicates(),
+                requests: req,
+                retries: ret,
+                complete: r.published,
+                created: r.changes.created,
+                updated: r.changes.updated,
+                unchanged: r.changes.unchanged,
+                deleted: r.changes.deleted,
+                unmapped_values: slots[i].unmapped.take(),
+                invalid_records: r.samples,
+            },
+        );
+    }
+    models
 }
 
 fn mark(plan: &Plan, s: StreamId, needed: &mut [bool]) {
@@ -559,7 +607,9 @@ struct RunCtx<'a> {
     inputs: &'a MjValue,
     integration: &'a str,
     now: &'a str,
-    sinks: &'a HashMap<&'static str, Mutex<ModelSink>>,
+    slots: &'a [ModelSlot],
+    model_of: &'a [Option<ModelId>],
+    writer: tokio::sync::mpsc::Sender<Msg>,
     lookups: &'a [Mutex<LookupIndex>],
     finished_lookups: &'a [std::sync::OnceLock<LookupIndex>],
     counters: &'a [Counters],
@@ -567,8 +617,6 @@ struct RunCtx<'a> {
     gates: &'a [Option<Gate>],
     spool_dir: PathBuf,
     progress: &'a Progress,
-    state: &'a Mutex<state::State>,
-    fetched: &'a Mutex<std::collections::HashSet<String>>,
     cursors: &'a [Option<(String, String)>],
 }
 
@@ -578,42 +626,107 @@ struct Spool {
     path: PathBuf,
 }
 
+/// Mapped records of one stream waiting to be sent to the writer (one page at a time).
+struct Outbox {
+    model: Option<ModelId>,
+    items: Vec<Item>,
+}
+
 impl<'a> RunCtx<'a> {
     fn spool_path(&self, s: StreamId) -> PathBuf {
         self.spool_dir.join(format!("{s}.ndjson"))
     }
 
-    fn stream_done(&self, sid: StreamId) -> Result<(), RunError> {
+    /// Runs the needed streams level by level: a stream starts when everything it depends
+    /// on has finished. Returns the first error.
+    async fn run_streams(&self, needed: &[bool], done: &mut [bool]) -> Option<RunError> {
+        let plan = self.plan;
+        let mut level = vec![0usize; plan.streams.len()];
+        for (i, s) in plan.streams.iter().enumerate() {
+            level[i] = s.deps.iter().map(|d| level[*d] + 1).max().unwrap_or(0);
+        }
+        let mut error: Option<RunError> = None;
+        for lv in 0..=level.iter().copied().max().unwrap_or(0) {
+            let ids: Vec<StreamId> = (0..plan.streams.len())
+                .filter(|i| level[*i] == lv && needed[*i])
+                .collect();
+            let results =
+                futures::future::join_all(ids.iter().map(|&i| self.run_stream(i))).await;
+            for (i, r) in ids.iter().zip(results) {
+                let r = match r {
+                    Ok(()) => self.stream_done(*i).await,
+                    Err(e) => Err(e),
+                };
+                match r {
+                    Ok(()) => done[*i] = true,
+                    Err(e) => {
+                        error.get_or_insert(e);
+                    }
+                }
+            }
+            if error.is_some() {
+                break;
+            }
+        }
+        error
+    }
+
+    async fn stream_done(&self, sid: StreamId) -> Result<(), RunError> {
         let s = &self.plan.streams[sid];
         for &l in &s.feeds {
-            let mut idx = std::mem::take(&mut *self.lookups[l].lock().unwrap());
+            let mut idx = std::mem::take(&mut *lock(&self.lookups[l]));
             idx.finish();
             let _ = self.finished_lookups[l].set(idx);
         }
-        if let Some(o) = &s.output
-            && let Some(sink) = self.sinks.get(o.model.name)
-        {
-            let mut sink = sink.lock().unwrap();
-            sink.pending_streams -= 1;
-            if sink.pending_streams == 0 {
-                // apply the model to the state in one transaction, then publish its snapshot
-                let staged = sink.close().map_err(|e| RunError::io(sink.target(), e))?;
-                let mut st = self.state.lock().unwrap();
-                let changes = st.apply(o.model.name, &staged, self.now)?;
-                st.export(o.model.name, sink.target())?;
-                sink.published(changes);
+        if let Some(m) = self.model_of[sid] {
+            let slot = &self.slots[m.0];
+            // the model's last stream: merged records go to the writer now
+            if slot.pending.fetch_sub(1, Ordering::AcqRel) == 1
+                && let Some(merged) = &slot.merged
+            {
+                let all = std::mem::take(&mut *lock(merged));
+                let items: Vec<Item> = all
+                    .into_iter()
+                    .map(|(id, rec)| {
+                        let remote_id = rec
+                            .get("remote_id")
+                            .and_then(|v| v.as_str())
+                            .map(str::to_owned);
+                        item_of(id, remote_id, rec)
+                    })
+                    .collect();
+                self.send(m, items).await?;
             }
         }
         Ok(())
     }
 
-    /// Filters, feeds lookups, maps and writes one record; spools it for later streams.
+    async fn send(&self, m: ModelId, items: Vec<Item>) -> Result<(), RunError> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        self.writer
+            .send(Msg::Batch(m, items))
+            .await
+            .map_err(|_| RunError::Internal("the state writer stopped".into()))
+    }
+
+    async fn flush(&self, out: &mut Outbox) -> Result<(), RunError> {
+        if let Some(m) = out.model {
+            let items = std::mem::take(&mut out.items);
+            self.send(m, items).await?;
+        }
+        Ok(())
+    }
+
+    /// Filters, feeds lookups, maps one record into the outbox; spools it for later streams.
     fn process(
         &self,
         sid: StreamId,
         rec: Rec,
         spool: &mut Option<Spool>,
         env: &Env,
+        out: &mut Outbox,
     ) -> Result<(), RunError> {
         let s = &self.plan.streams[sid];
         if let Some(f) = &s.filter {
@@ -625,25 +738,32 @@ impl<'a> RunCtx<'a> {
         }
         self.records[sid].fetch_add(1, Ordering::Relaxed);
         for &l in &s.feeds {
-            self.lookups[l]
-                .lock()
-                .unwrap()
+            lock(&self.lookups[l])
                 .add(&self.plan.lookups[l], &rec, env)
                 .map_err(|e| {
                     RunError::Spec(format!("lookups.{}: {e}", self.plan.lookups[l].name))
                 })?;
         }
-        if let Some(mm) = &s.output
-            && let Some(sink) = self.sinks.get(mm.model.name)
-        {
+        if let (Some(mm), Some(m)) = (&s.output, self.model_of[sid]) {
             let mapped = map::map_record(mm, &rec, env);
-            let mut sink = sink.lock().unwrap();
+            let slot = &self.slots[m.0];
             match (mapped.record, mapped.id) {
-                (Ok(r), Some(id)) => sink
-                    .accept(id, mapped.remote_id, r, &rec.source)
-                    .map_err(|e| RunError::io("output", e))?,
-                (Err(reason), _) => sink.reject(mapped.remote_id, String::new(), reason),
-                (Ok(_), None) => sink.reject(mapped.remote_id, "/id".into(), "no id".into()),
+                (Ok(r), Some(id)) => match &slot.merged {
+                    Some(merged) => slot.merge(merged, id, r),
+                    None => out.items.push(item_of(id, mapped.remote_id, r)),
+                },
+                (Err(reason), id) => out.items.push(Item::Failed {
+                    id,
+                    remote_id: mapped.remote_id,
+                    pointer: String::new(),
+                    reason,
+                }),
+                (Ok(_), None) => out.items.push(Item::Failed {
+                    id: None,
+                    remote_id: mapped.remote_id,
+                    pointer: "/id".into(),
+                    reason: "no id".into(),
+                }),
             }
         }
         if let Some(sp) = spool {
@@ -688,11 +808,17 @@ impl<'a> RunCtx<'a> {
         let all: Vec<&LookupIndex> = (0..self.plan.lookups.len())
             .map(|i| self.finished_lookups[i].get().unwrap_or(&empty))
             .collect();
+        let unmapped = self.model_of[sid].map(|m| &self.slots[m.0].unmapped);
         let env = Env {
             inputs: self.inputs,
             lookups: &all,
             integration: self.integration,
             now: self.now,
+            unmapped,
+        };
+        let mut out = Outbox {
+            model: self.model_of[sid],
+            items: Vec::new(),
         };
         let tick = |n: u64| {
             if let Some(b) = &bar {
@@ -704,21 +830,17 @@ impl<'a> RunCtx<'a> {
         };
         match &s.source {
             Source::Static(records) => {
-                self.fetched.lock().unwrap().insert("static".to_owned());
                 for (i, r) in records.iter().enumerate() {
-                    self.process(
-                        sid,
-                        Rec::new(
-                            r.clone(),
-                            Arc::from("static"),
-                            Default::default(),
-                            None,
-                            i as u64,
-                        ),
-                        &mut spool,
-                        &env,
-                    )?;
+                    let rec = Rec::new(
+                        r.clone(),
+                        Arc::from("static"),
+                        Default::default(),
+                        None,
+                        i as u64,
+                    );
+                    self.process(sid, rec, &mut spool, &env, &mut out)?;
                 }
+                self.flush(&mut out).await?;
             }
             Source::Derive { from, explode } => {
                 for parent in self.read_spool(*from)? {
@@ -736,19 +858,24 @@ impl<'a> RunCtx<'a> {
                                 index,
                             );
                             index += 1;
-                            self.process(sid, rec, &mut spool, &env)?;
+                            self.process(sid, rec, &mut spool, &env, &mut out)?;
                         }
+                    }
+                    if out.items.len() >= 256 {
+                        self.flush(&mut out).await?;
                     }
                     tick(self.records[sid].load(Ordering::Relaxed));
                 }
+                self.flush(&mut out).await?;
             }
             Source::Http(h) => match h.for_each {
                 None => {
                     let mut pager = pager::Pager::new(self, sid, h, None)?;
                     while let Some(page) = pager.next().await? {
                         for rec in page {
-                            self.process(sid, rec, &mut spool, &env)?;
+                            self.process(sid, rec, &mut spool, &env, &mut out)?;
                         }
+                        self.flush(&mut out).await?;
                         tick(self.records[sid].load(Ordering::Relaxed));
                     }
                 }
@@ -767,10 +894,14 @@ impl<'a> RunCtx<'a> {
                         .buffered(h.concurrency);
                     while let Some(recs) = results.next().await {
                         for rec in recs? {
-                            self.process(sid, rec, &mut spool, &env)?;
+                            self.process(sid, rec, &mut spool, &env, &mut out)?;
+                        }
+                        if out.items.len() >= 256 {
+                            self.flush(&mut out).await?;
                         }
                         tick(self.records[sid].load(Ordering::Relaxed));
                     }
+                    self.flush(&mut out).await?;
                 }
             },
         }
@@ -785,6 +916,68 @@ impl<'a> RunCtx<'a> {
             ));
         }
         Ok(())
+    }
+}
+
+/// A mapped record serialised once for the writer.
+fn item_of(id: String, remote_id: Option<String>, record: Value) -> Item {
+    match record {
+        Value::Object(map) => {
+            let encoded = crate::state::Encoded::new(id, remote_id, &map);
+            Item::Record {
+                value: Value::Object(map),
+                encoded,
+            }
+        }
+        _ => Item::Failed {
+            id: Some(id),
+            remote_id,
+            pointer: String::new(),
+            reason: "the mapping did not build an object".into(),
+        },
+    }
+}
+
+/// Locks a mutex; a panic elsewhere while it was held does not stop the run from reporting.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Run-time bookkeeping of one selected model on the async side.
+struct ModelSlot {
+    /// Streams still producing it.
+    pending: std::sync::atomic::AtomicUsize,
+    /// `duplicates: merge`: records merged by id until the last stream is done.
+    merged: Option<Mutex<indexmap::IndexMap<String, Value>>>,
+    merged_dups: std::sync::atomic::AtomicU64,
+    /// Enum values no map knew, by field.
+    unmapped: map::Unmapped,
+}
+
+impl ModelSlot {
+    fn new(m: &Selected) -> Self {
+        ModelSlot {
+            pending: std::sync::atomic::AtomicUsize::new(m.streams.len()),
+            merged: (m.duplicates == Some(crate::spec::Duplicates::Merge))
+                .then(|| Mutex::new(indexmap::IndexMap::new())),
+            merged_dups: Default::default(),
+            unmapped: map::Unmapped::default(),
+        }
+    }
+    fn merge(&self, merged: &Mutex<indexmap::IndexMap<String, Value>>, id: String, rec: Value) {
+        let mut m = lock(merged);
+        match m.get_mut(&id) {
+            Some(existing) => {
+                self.merged_dups.fetch_add(1, Ordering::Relaxed);
+                map::merge_into(existing, rec);
+            }
+            None => {
+                m.insert(id, rec);
+            }
+        }
+    }
+    fn merged_duplicates(&self) -> u64 {
+        self.merged_dups.load(Ordering::Relaxed)
     }
 }
 

@@ -133,11 +133,6 @@ impl<'a, 'r> Pager<'a, 'r> {
             .map_err(|e| self.fail(e))?;
         let what = format!("{} {}", self.h.method, client.redactor.redact(url.as_str()));
         if self.parent.is_some() && self.h.empty_on_status.contains(&resp.status) {
-            self.rc
-                .fetched
-                .lock()
-                .unwrap()
-                .insert(url.path().to_owned());
             self.done = true;
             return Ok(Some(Vec::new()));
         }
@@ -158,11 +153,6 @@ impl<'a, 'r> Pager<'a, 'r> {
                 ))
             })?
         };
-        self.rc
-            .fetched
-            .lock()
-            .unwrap()
-            .insert(url.path().to_owned());
         let source: Arc<str> = Arc::from(url.path());
         let mut recs = Vec::new();
         for (path, vars) in &self.h.records.parts {

@@ -39,6 +39,10 @@ pub struct Config {
     pub invalid_email: bool,
     /// /v1/applications always answers 500.
     pub applications_500: bool,
+    /// Jobs the vendor no longer has (left out of /v1/jobs, their team answers 404).
+    pub removed_jobs: Vec<String>,
+    /// /v1/jobs/{id}/team always answers 500.
+    pub team_500: bool,
     /// Tokens issued so far; the first token is refused once (to test refresh on 401).
     pub tokens_issued: u32,
     pub revoke_first_token: bool,
@@ -54,6 +58,8 @@ impl Default for Config {
             off_host_link: false,
             invalid_email: false,
             applications_500: false,
+            removed_jobs: Vec::new(),
+            team_500: false,
             tokens_issued: 0,
             revoke_first_token: false,
         }
@@ -283,6 +289,11 @@ async fn jobs(
         json!({"id": "j3", "title": "Designer", "code": "D-3", "private": true, "state": "closed", "hours": 40,
                "departments": [{"name": "Design"}], "office": {"city": null, "country_code": null, "name": null}, "openings": [1], "opened_at": null, "created_at": null}),
     ];
+    let removed = s.config.lock().unwrap().removed_jobs.clone();
+    let all: Vec<Value> = all
+        .into_iter()
+        .filter(|j| !removed.iter().any(|r| j["id"] == r.as_str()))
+        .collect();
     let p: usize = q
         .iter()
         .find(|(k, _)| k == "page")
@@ -326,6 +337,9 @@ async fn team(
     }
     tokio::time::sleep(std::time::Duration::from_millis(40)).await;
     s.team_inflight.lock().unwrap().0 -= 1;
+    if s.config.lock().unwrap().team_500 {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "team service down").into_response();
+    }
     let body = match id.as_str() {
         "j1" => {
             json!({"hiring_managers": [{"user_id": "u1"}], "recruiters": [{"user_id": "u1"}, {"user_id": "u2"}]})

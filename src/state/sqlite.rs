@@ -1,0 +1,559 @@
+//! The SQLite backend of [`Store`]: one database file (or `:memory:`), schema versions in
+//! `PRAGMA user_version` with forward migrations, one write transaction per run.
+//!
+//! Records are stored zstd-compressed without `changed_at` and `remote_deleted_at` (which
+//! are columns), keyed by `(integration, model, id)`. Which records a run saw is a bitmap
+//! over their rows, kept in memory (one bit per stored record), so an unchanged record costs a
+//! lookup and no write.
+
+use super::{
+    Applied, Change, DeletedBy, Encoded, Prior, RowId, RunEnd, RunId, RunKind, RunRow,
+    StateError, Store, StoredHash, write_line,
+};
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OptionalExtension, params};
+use std::io::Write;
+use std::path::Path;
+
+/// Version 0: the layout before runs were numbered (created with `IF NOT EXISTS`, so a new
+/// database and one written by an earlier mapper take the same path through version 1).
+const V0: &str = "
+CREATE TABLE IF NOT EXISTS records (
+    seq               INTEGER PRIMARY KEY AUTOINCREMENT,
+    integration       TEXT NOT NULL,
+    model             TEXT NOT NULL,
+    id                TEXT NOT NULL,
+    remote_id         TEXT,
+    record            TEXT NOT NULL,
+    hash              TEXT NOT NULL,
+    changed_at        TEXT NOT NULL,
+    remote_deleted_at TEXT,
+    first_seen        TEXT NOT NULL,
+    last_seen         TEXT NOT NULL,
+    scope             TEXT NOT NULL,
+    UNIQUE (integration, model, id)
+);
+CREATE TABLE IF NOT EXISTS syncs (
+    integration TEXT NOT NULL,
+    stream      TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    started_at  TEXT NOT NULL,
+    finished_at TEXT NOT NULL,
+    PRIMARY KEY (integration, stream)
+);
+";
+
+/// Version 1: numbered runs, compressed records, snapshot bookkeeping. Records of version 0
+/// keep their JSON text (`encoding = 'json'`) and their SHA-256 hash until they are seen again.
+const V1: &str = "
+CREATE TABLE runs (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    integration TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    started_at  TEXT NOT NULL,
+    finished_at TEXT,
+    status      TEXT NOT NULL,
+    counts      TEXT
+);
+ALTER TABLE records RENAME TO records_v0;
+DROP INDEX IF EXISTS records_scope;
+CREATE TABLE records (
+    seq               INTEGER PRIMARY KEY,
+    integration       TEXT NOT NULL,
+    model             TEXT NOT NULL,
+    id                TEXT NOT NULL,
+    remote_id         TEXT,
+    hash              BLOB NOT NULL,
+    changed_at        TEXT NOT NULL,
+    remote_deleted_at TEXT,
+    deleted_by        TEXT,
+    first_run         INTEGER,
+    changed_run       INTEGER,
+    encoding          TEXT NOT NULL,
+    split             INTEGER NOT NULL,
+    record            BLOB NOT NULL
+);
+INSERT INTO records (seq, integration, model, id, remote_id, hash, changed_at, remote_deleted_at,
+                     deleted_by, encoding, split, record)
+    SELECT seq, integration, model, id, remote_id, hash, changed_at, remote_deleted_at,
+           CASE WHEN remote_deleted_at IS NULL THEN NULL ELSE 'absence' END, 'json', 0, record
+    FROM records_v0 ORDER BY seq;
+DROP TABLE records_v0;
+CREATE UNIQUE INDEX records_id ON records (integration, model, id);
+CREATE INDEX records_model ON records (integration, model);
+ALTER TABLE syncs ADD COLUMN run_id INTEGER;
+CREATE TABLE snapshots (
+    integration TEXT NOT NULL,
+    model       TEXT NOT NULL,
+    path        TEXT NOT NULL,
+    run_id      INTEGER,
+    PRIMARY KEY (integration, model)
+);
+";
+
+/// Forward migrations; migration `i` takes the database from `user_version` `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[V0, V1];
+
+/// The schema version this mapper writes (`PRAGMA user_version`).
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the database to [`SCHEMA_VERSION`], each step in its own transaction. Hand-written
+/// (a dozen lines) because rusqlite_migration pins an older rusqlite than this crate's.
+fn migrate(conn: &mut Connection) -> Result<(), StateError> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(StateError::TooNew {
+            found: version,
+            known: SCHEMA_VERSION,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// zstd level of stored records: fast, and about 2.5× on unified JSON.
+const ZSTD_LEVEL: i32 = 1;
+
+/// The state in one SQLite database.
+pub struct SqliteStore {
+    conn: Connection,
+    integration: String,
+    run: Option<OpenRun>,
+    compressor: zstd::bulk::Compressor<'static>,
+    decompressor: zstd::bulk::Decompressor<'static>,
+}
+
+/// The run in progress.
+struct OpenRun {
+    id: RunId,
+    kind: RunKind,
+    started_at: String,
+    seen: Bitmap,
+}
+
+/// Rows seen by the run.
+#[derive(Default)]
+struct Bitmap(Vec<u64>);
+
+impl Bitmap {
+    fn set(&mut self, row: RowId) -> bool {
+        let Ok(i) = usize::try_from(row.0) else {
+            return false;
+        };
+        let (w, b) = (i / 64, i % 64);
+        if w >= self.0.len() {
+            self.0.resize(w + 1, 0);
+        }
+        let was = self.0[w] & (1 << b) != 0;
+        self.0[w] |= 1 << b;
+        was
+    }
+    fn get(&self, row: RowId) -> bool {
+        usize::try_from(row.0)
+            .ok()
+            .and_then(|i| self.0.get(i / 64).map(|w| w & (1 << (i % 64)) != 0))
+            .unwrap_or(false)
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating) the database at `path`; `:memory:` keeps it in memory.
+    pub fn open(path: &Path, integration: &str) -> Result<SqliteStore, StateError> {
+        let mut conn = if path == Path::new(":memory:") {
+            Connection::open_in_memory()?
+        } else {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)?;
+            }
+            Connection::open(path)?
+        };
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = NORMAL;
+             PRAGMA cache_size = -16000;
+             PRAGMA journal_size_limit = 67108864;",
+        )?;
+        migrate(&mut conn)?;
+        Ok(SqliteStore {
+            conn,
+            integration: integration.to_owned(),
+            run: None,
+            compressor: zstd::bulk::Compressor::new(ZSTD_LEVEL)?,
+            decompressor: zstd::bulk::Decompressor::new()?,
+        })
+    }
+
+    fn open_run(&mut self) -> Result<&mut OpenRun, StateError> {
+        self.run.as_mut().ok_or(StateError::Protocol("no run in progress"))
+    }
+
+    fn finish_row(&mut self, id: RunId, end: &RunEnd) -> Result<(), StateError> {
+        let counts = serde_json::to_string(&end.counts).unwrap_or_default();
+        self.conn.execute(
+            "UPDATE runs SET status = ?2, finished_at = ?3, counts = ?4 WHERE id = ?1",
+            params![id.0, end.status, end.finished_at, counts],
+        )?;
+        Ok(())
+    }
+
+    fn compress(&mut self, content: &[u8]) -> Result<Vec<u8>, StateError> {
+        Ok(self.compressor.compress(content)?)
+    }
+
+    /// The content of a stored record (decompressed, without the state-kept members).
+    fn content_of(
+        &mut self,
+        seq: i64,
+        encoding: &str,
+        split: usize,
+        raw: &[u8],
+    ) -> Result<(Vec<u8>, usize), StateError> {
+        match encoding {
+            "zstd" => {
+                let size = zstd::zstd_safe::get_frame_content_size(raw)
+                    .ok()
+                    .flatten()
+                    .and_then(|n| usize::try_from(n).ok())
+                    .filter(|n| *n <= 64 << 20)
+                    .ok_or_else(|| StateError::Corrupt(seq, "bad zstd frame".into()))?;
+                let out = self
+                    .decompressor
+                    .decompress(raw, size)
+                    .map_err(|e| StateError::Corrupt(seq, e.to_string()))?;
+                Ok((out, split))
+            }
+            // schema version 0: the record as JSON text, state members included
+            "json" => {
+                let v: serde_json::Value = serde_json::from_slice(raw)
+                    .map_err(|e| StateError::Corrupt(seq, e.to_string()))?;
+                let obj = v
+                    .as_object()
+                    .ok_or_else(|| StateError::Corrupt(seq, "not an object".into()))?;
+                let e = Encoded::new(String::new(), None, obj);
+                Ok((e.content, e.split))
+            }
+            other => Err(StateError::Corrupt(seq, format!("unknown encoding `{other}`"))),
+        }
+    }
+}
+
+fn read_hash(v: ValueRef<'_>) -> StoredHash {
+    match v {
+        ValueRef::Integer(i) => StoredHash::Current(i as u64),
+        ValueRef::Text(t) => StoredHash::Legacy(String::from_utf8_lossy(t).into_owned()),
+        _ => StoredHash::Legacy(String::new()),
+    }
+}
+
+impl Store for SqliteStore {
+    fn begin_run(&mut self, kind: RunKind, started_at: &str) -> Result<RunId, StateError> {
+        if self.run.is_some() {
+            return Err(StateError::Protocol("a run is already in progress"));
+        }
+        // the run's row is committed on its own, so the history shows runs that were killed
+        self.conn.execute(
+            "UPDATE runs SET status = 'interrupted' WHERE integration = ?1 AND status = 'running'",
+            params![self.integration],
+        )?;
+        self.conn.execute(
+            "INSERT INTO runs (integration, kind, started_at, status) VALUES (?1, ?2, ?3, 'running')",
+            params![self.integration, kind.as_str(), started_at],
+        )?;
+        let id = RunId(self.conn.last_insert_rowid());
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        self.run = Some(OpenRun {
+            id,
+            kind,
+            started_at: started_at.to_owned(),
+            seen: Bitmap::default(),
+        });
+        Ok(id)
+    }
+
+    fn last_sync(&mut self, stream: &str) -> Result<Option<String>, StateError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT started_at FROM syncs WHERE integration = ?1 AND stream = ?2")?
+            .query_row(params![self.integration, stream], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn has_records(&mut self, model: &str) -> Result<bool, StateError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM records WHERE integration = ?1 AND model = ?2 LIMIT 1")?
+            .query_row(params![self.integration, model], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    fn prior(&mut self, model: &str, id: &str) -> Result<Option<Prior>, StateError> {
+        let row = self
+            .conn
+            .prepare_cached(
+                "SELECT seq, hash, changed_at, remote_deleted_at, deleted_by FROM records
+                 WHERE integration = ?1 AND model = ?2 AND id = ?3",
+            )?
+            .query_row(params![self.integration, model, id], |r| {
+                Ok((
+                    RowId(r.get(0)?),
+                    read_hash(r.get_ref(1)?),
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                ))
+            })
+            .optional()?;
+        let seen_map = &self.open_run()?.seen;
+        Ok(row.map(|(row, hash, changed_at, deleted_at, by)| Prior {
+            seen: seen_map.get(row),
+            row,
+            hash,
+            changed_at,
+            deleted_at,
+            deleted_by: by.as_deref().and_then(DeletedBy::parse),
+        }))
+    }
+
+    fn put(&mut self, model: &str, rec: &Encoded, prior: Option<&Prior>) -> Result<Applied, StateError> {
+        let (run_id, now) = {
+            let r = self.open_run()?;
+            (r.id, r.started_at.clone())
+        };
+        let deleted_by = rec.vendor_deleted.as_ref().map(|_| DeletedBy::Vendor.as_str());
+        let Some(p) = prior else {
+            let blob = self.compress(&rec.content)?;
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO records (integration, model, id, remote_id, hash, changed_at,
+                         remote_deleted_at, deleted_by, first_run, changed_run, encoding, split, record)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, 'zstd', ?10, ?11)",
+                )?
+                .execute(params![
+                    self.integration,
+                    model,
+                    rec.id,
+                    rec.remote_id,
+                    rec.hash as i64,
+                    now,
+                    rec.vendor_deleted,
+                    deleted_by,
+                    run_id.0,
+                    rec.split as i64,
+                    blob
+                ])?;
+            let row = RowId(self.conn.last_insert_rowid());
+            self.open_run()?.seen.set(row);
+            return Ok(Applied {
+                change: Change::Created,
+                changed_at: now,
+                newly_deleted: rec.vendor_deleted.is_some(),
+                deleted_at: rec.vendor_deleted.clone(),
+                undeleted: false,
+            });
+        };
+        self.open_run()?.seen.set(p.row);
+        let same = p.hash.matches(rec);
+        let legacy = matches!(p.hash, StoredHash::Legacy(_));
+        // the vendor's flag wins; a deletion by absence is lifted when the record is back
+        let deleted_at = rec.vendor_deleted.clone();
+        let newly_deleted = deleted_at.is_some() && p.deleted_at.is_none();
+        let undeleted = deleted_at.is_none() && p.deleted_at.is_some();
+        let changed_at = if same { p.changed_at.clone() } else { now };
+        if !same || legacy {
+            let blob = self.compress(&rec.content)?;
+            self.conn
+                .prepare_cached(
+                    "UPDATE records SET remote_id = ?2, hash = ?3, changed_at = ?4, remote_deleted_at = ?5,
+                         deleted_by = ?6, changed_run = CASE WHEN ?7 THEN changed_run ELSE ?8 END,
+                         encoding = 'zstd', split = ?9, record = ?10
+                     WHERE seq = ?1",
+                )?
+                .execute(params![
+                    p.row.0,
+                    rec.remote_id,
+                    rec.hash as i64,
+                    changed_at,
+                    deleted_at,
+                    deleted_by,
+                    same,
+                    run_id.0,
+                    rec.split as i64,
+                    blob
+                ])?;
+        } else if deleted_at != p.deleted_at {
+            self.conn
+                .prepare_cached("UPDATE records SET remote_deleted_at = ?2, deleted_by = ?3 WHERE seq = ?1")?
+                .execute(params![p.row.0, deleted_at, deleted_by])?;
+        }
+        Ok(Applied {
+            change: if same { Change::Unchanged } else { Change::Updated },
+            changed_at,
+            deleted_at,
+            newly_deleted,
+            undeleted,
+        })
+    }
+
+    fn touch(&mut self, prior: &Prior) -> Result<bool, StateError> {
+        self.open_run()?.seen.set(prior.row);
+        // seen at the vendor: a deletion by absence is lifted; the vendor's flag stays
+        if prior.deleted_by == Some(DeletedBy::Absence) {
+            self.conn
+                .prepare_cached("UPDATE records SET remote_deleted_at = NULL, deleted_by = NULL WHERE seq = ?1")?
+                .execute(params![prior.row.0])?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    fn mark_absent(&mut self, model: &str) -> Result<u64, StateError> {
+        let run = self.run.as_ref().ok_or(StateError::Protocol("no run in progress"))?;
+        if run.kind != RunKind::Full {
+            return Err(StateError::Protocol("deletions by absence need a full sync"));
+        }
+        let mut absent = Vec::new();
+        {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT seq FROM records WHERE integration = ?1 AND model = ?2 AND remote_deleted_at IS NULL",
+            )?;
+            let mut rows = stmt.query(params![self.integration, model])?;
+            while let Some(r) = rows.next()? {
+                let row = RowId(r.get(0)?);
+                if !run.seen.get(row) {
+                    absent.push(row);
+                }
+            }
+        }
+        let mut upd = self.conn.prepare_cached(
+            "UPDATE records SET remote_deleted_at = ?2, deleted_by = 'absence' WHERE seq = ?1",
+        )?;
+        for row in &absent {
+            upd.execute(params![row.0, run.started_at])?;
+        }
+        Ok(absent.len() as u64)
+    }
+
+    fn record_syncs(&mut self, streams: &[String]) -> Result<(), StateError> {
+        let run = self.run.as_ref().ok_or(StateError::Protocol("no run in progress"))?;
+        let finished = super::now_utc();
+        let mut stmt = self.conn.prepare_cached(
+            "INSERT INTO syncs (integration, stream, kind, started_at, finished_at, run_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (integration, stream) DO UPDATE SET kind = ?3, started_at = ?4, finished_at = ?5, run_id = ?6",
+        )?;
+        for s in streams {
+            stmt.execute(params![
+                self.integration,
+                s,
+                run.kind.as_str(),
+                run.started_at,
+                finished,
+                run.id.0
+            ])?;
+        }
+        Ok(())
+    }
+
+    fn snapshot_stale(&mut self, model: &str) -> Result<(), StateError> {
+        self.conn
+            .prepare_cached("UPDATE snapshots SET run_id = NULL WHERE integration = ?1 AND model = ?2")?
+            .execute(params![self.integration, model])?;
+        Ok(())
+    }
+
+    fn commit(&mut self, end: &RunEnd) -> Result<(), StateError> {
+        let run = self.run.take().ok_or(StateError::Protocol("no run in progress"))?;
+        let counts = serde_json::to_string(&end.counts).unwrap_or_default();
+        self.conn.execute(
+            "UPDATE runs SET status = ?2, finished_at = ?3, counts = ?4 WHERE id = ?1",
+            params![run.id.0, end.status, end.finished_at, counts],
+        )?;
+        self.conn.execute_batch("COMMIT")?;
+        // keep the write-ahead log from holding a second copy of the data
+        let _ = self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
+        Ok(())
+    }
+
+    fn abort(&mut self, end: &RunEnd) -> Result<(), StateError> {
+        let run = self.run.take().ok_or(StateError::Protocol("no run in progress"))?;
+        if !self.conn.is_autocommit() {
+            self.conn.execute_batch("ROLLBACK")?;
+        }
+        self.finish_row(run.id, end)
+    }
+
+    fn snapshot_current(&mut self, model: &str, path: &str) -> Result<bool, StateError> {
+        let found: Option<(String, Option<i64>)> = self
+            .conn
+            .prepare_cached("SELECT path, run_id FROM snapshots WHERE integration = ?1 AND model = ?2")?
+            .query_row(params![self.integration, model], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        Ok(matches!(found, Some((p, Some(_))) if p == path) && Path::new(path).is_file())
+    }
+
+    fn snapshot_written(&mut self, model: &str, path: &str) -> Result<(), StateError> {
+        let last: Option<i64> = self
+            .conn
+            .query_row("SELECT max(id) FROM runs WHERE integration = ?1", params![self.integration], |r| r.get(0))?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO snapshots (integration, model, path, run_id) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (integration, model) DO UPDATE SET path = ?3, run_id = ?4",
+            )?
+            .execute(params![self.integration, model, path, last.unwrap_or(0)])?;
+        Ok(())
+    }
+
+    fn export(&mut self, model: &str, out: &mut dyn Write) -> Result<u64, StateError> {
+        let mut n = 0;
+        let mut last = i64::MIN;
+        // in batches, so that decompression borrows the store between queries
+        loop {
+            let batch: Vec<(i64, String, Option<String>, String, i64, Vec<u8>)> = self
+                .conn
+                .prepare_cached(
+                    "SELECT seq, changed_at, remote_deleted_at, encoding, split, record FROM records
+                     WHERE integration = ?1 AND model = ?2 AND seq > ?3 ORDER BY seq LIMIT 2048",
+                )?
+                .query_map(params![self.integration, model, last], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+                })?
+                .collect::<Result<_, _>>()?;
+            let Some(end) = batch.last().map(|b| b.0) else {
+                break;
+            };
+            last = end;
+            for (seq, changed_at, deleted_at, encoding, split, raw) in batch {
+                let (content, split) =
+                    self.content_of(seq, &encoding, usize::try_from(split).unwrap_or(0), &raw)?;
+                write_line(out, &content, split, &changed_at, deleted_at.as_deref())?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    fn runs(&mut self, limit: usize) -> Result<Vec<RunRow>, StateError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, kind, started_at, finished_at, status FROM runs WHERE integration = ?1 ORDER BY id DESC LIMIT ?2",
+        )?;
+        let rows = stmt
+            .query_map(params![self.integration, limit as i64], |r| {
+                Ok(RunRow {
+                    id: RunId(r.get(0)?),
+                    kind: r.get(1)?,
+                    started_at: r.get(2)?,
+                    finished_at: r.get(3)?,
+                    status: r.get(4)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+}
