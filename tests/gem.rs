@@ -204,19 +204,26 @@ async fn coverage_rules() {
         "some jobs have several live posts"
     );
 
-    // candidate source = the earliest application's source; each application keeps its own
+    // candidate source = the earliest live application's source, or the earliest
+    // application's when all are soft-deleted (as a soft-deleted candidate's are); each
+    // application keeps its own
+    let mut soft_deleted_with_source = 0;
     for c in &d.candidates {
         let id = c["id"].as_str().unwrap();
         let earliest = d
             .applications
             .iter()
-            .filter(|a| a["candidate_id"] == id && a["deleted_at"].is_null())
+            .filter(|a| a["candidate_id"] == id)
             .min_by_key(|a| {
                 (
+                    !a["deleted_at"].is_null(),
                     a["applied_at"].as_str().unwrap().to_owned(),
                     a["id"].as_str().unwrap().to_owned(),
                 )
             });
+        if !c["deleted_at"].is_null() && earliest.is_some() {
+            soft_deleted_with_source += 1;
+        }
         assert_eq!(
             cands[id]["source"],
             earliest
@@ -227,6 +234,10 @@ async fn coverage_rules() {
         // confidential from is_private
         assert_eq!(cands[id]["confidential"], c["is_private"]);
     }
+    assert!(
+        soft_deleted_with_source > 0,
+        "soft-deleted candidates keep the source of their (soft-deleted) applications"
+    );
     for a in &d.applications {
         assert_eq!(
             apps[a["id"].as_str().unwrap()]["custom_fields"]["source"],
