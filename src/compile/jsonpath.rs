@@ -84,6 +84,50 @@ impl JsonPath {
         }
     }
 
+    /// The first member name of a simple path (`content` of `$.content[*]`); none for `$`
+    /// and for paths with filters or recursion.
+    pub fn first_key(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::Simple(steps) => match steps.first() {
+                Some(Step::Key(k)) => Some(k),
+                _ => None,
+            },
+            Kind::Full(_) => None,
+        }
+    }
+
+    /// Every match, moved out of `root` when the path is keys then at most one final `[*]`
+    /// (`$`, `$.content[*]`, `$[*]`), cloned otherwise. `root` may be left changed.
+    pub fn take(&self, root: &mut Value) -> Vec<Value> {
+        let Kind::Simple(steps) = &self.kind else {
+            return self.find(root).into_iter().cloned().collect();
+        };
+        let (last, keys) = match steps.split_last() {
+            Some((Step::Wildcard, keys)) => (true, keys),
+            _ => (false, &steps[..]),
+        };
+        if keys.iter().any(|s| !matches!(s, Step::Key(_))) {
+            return self.find(root).into_iter().cloned().collect();
+        }
+        let mut cur = root;
+        for step in keys {
+            let Step::Key(k) = step else { return Vec::new() };
+            cur = match cur {
+                Value::Object(m) => match m.get_mut(k) {
+                    Some(v) => v,
+                    None => return Vec::new(),
+                },
+                _ => return Vec::new(),
+            };
+        }
+        match (last, cur) {
+            (false, v) => vec![v.take()],
+            (true, Value::Array(a)) => std::mem::take(a),
+            (true, Value::Object(m)) => std::mem::take(m).into_iter().map(|(_, v)| v).collect(),
+            (true, _) => Vec::new(),
+        }
+    }
+
     /// The first match, if any.
     pub fn first<'a>(&self, root: &'a Value) -> Option<&'a Value> {
         match &self.kind {
@@ -102,6 +146,33 @@ impl JsonPath {
                 Some(cur)
             }
             _ => self.find(root).into_iter().next(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod take_tests {
+    use super::JsonPath;
+    use serde_json::json;
+
+    #[test]
+    fn take_moves_simple_matches_and_clones_the_rest() {
+        let doc = json!({"content": [{"id": 1}, {"id": 2}], "next": "x"});
+        for (path, want) in [
+            ("$.content[*]", json!([{"id": 1}, {"id": 2}])),
+            ("$.content", json!([[{"id": 1}, {"id": 2}]])),
+            ("$.content[0]", json!([{"id": 1}])),
+            ("$.content[?@.id > 1]", json!([{"id": 2}])),
+            ("$.missing[*]", json!([])),
+        ] {
+            let p = JsonPath::parse(path).unwrap();
+            let mut d = doc.clone();
+            assert_eq!(serde_json::Value::Array(p.take(&mut d)), want, "{path}");
+            assert_eq!(
+                p.find(&doc).into_iter().cloned().collect::<Vec<_>>(),
+                want.as_array().unwrap().clone(),
+                "{path}"
+            );
         }
     }
 }

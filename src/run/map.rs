@@ -337,25 +337,43 @@ fn cast(v: Value, c: Cast) -> Result<Value, String> {
 }
 
 /// A mapped unified record, or why it could not be built.
-pub struct Mapped {
+pub struct Mapped<'r> {
     /// Unified id (when known).
     pub id: Option<String>,
     /// Remote id (when known).
     pub remote_id: Option<String>,
-    /// The record, or the reason it is invalid.
+    /// The record, or the reason it is invalid. Its `remote_data` is an empty object standing
+    /// for [`Mapped::remote_data`].
     pub record: Result<Value, String>,
+    /// The payloads of `remote_data`, by API path, borrowed from the record.
+    pub remote_data: Vec<(&'r str, &'r Value)>,
+}
+
+impl Mapped<'_> {
+    /// The record with its `remote_data` filled in (copies the payloads).
+    pub fn into_full(self) -> Result<Value, String> {
+        let mut record = self.record?;
+        if let Some(Value::Object(rd)) = record.get_mut("remote_data") {
+            for (src, v) in &self.remote_data {
+                rd.insert((*src).to_owned(), (*v).clone());
+            }
+        }
+        Ok(record)
+    }
 }
 
 /// Builds the unified record of `rec`.
-pub fn map_record(mm: &ModelMap, rec: &Rec, env: &Env) -> Mapped {
+pub fn map_record<'r>(mm: &ModelMap, rec: &'r Rec, env: &Env) -> Mapped<'r> {
     let ctx = Ctx::new(rec, None, env);
     let mut out = Map::with_capacity(mm.fields.len());
+    let mut remote_data: Vec<(&'r str, &'r Value)> = Vec::new();
     let mut error = None;
     for f in &mm.fields {
         let v = match &f.value {
             FieldValue::Id | FieldValue::ChangedAt => Value::Null, // filled below
             FieldValue::RemoteData => {
-                let mut rd = Map::new();
+                // the payloads are written from the record itself when it is serialised; the
+                // schema only asks for an object here
                 for root in &mm.remote_data {
                     let (src, val) = match root {
                         Root::Record => (&rec.source, &rec.value),
@@ -365,12 +383,14 @@ pub fn map_record(mm: &ModelMap, rec: &Rec, env: &Env) -> Mapped {
                         },
                         _ => continue,
                     };
-                    rd.entry(src.to_string()).or_insert_with(|| val.clone());
+                    if !remote_data.iter().any(|(s, _)| *s == &**src) {
+                        remote_data.push((&**src, val));
+                    }
                 }
                 if mm.remote_data.is_empty() {
                     Value::Null
                 } else {
-                    Value::Object(rd)
+                    Value::Object(Map::new())
                 }
             }
             FieldValue::Empty(v) => v.clone(),
@@ -441,6 +461,7 @@ pub fn map_record(mm: &ModelMap, rec: &Rec, env: &Env) -> Mapped {
             Some(e) => Err(e),
             None => Ok(Value::Object(out)),
         },
+        remote_data,
     }
 }
 

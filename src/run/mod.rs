@@ -747,20 +747,38 @@ impl<'a> RunCtx<'a> {
         if let (Some(mm), Some(m)) = (&s.output, self.model_of[sid]) {
             let mapped = map::map_record(mm, &rec, env);
             let slot = &self.slots[m.0];
-            match (mapped.record, mapped.id) {
-                (Ok(r), Some(id)) => match &slot.merged {
-                    Some(merged) => slot.merge(merged, id, r),
-                    None => out.items.push(item_of(id, mapped.remote_id, r)),
+            match (&mapped.record, mapped.id.clone()) {
+                (Ok(_), Some(id)) => match &slot.merged {
+                    Some(merged) => {
+                        if let Ok(full) = mapped.into_full() {
+                            slot.merge(merged, id, full);
+                        }
+                    }
+                    None => {
+                        let remote_id = mapped.remote_id.clone();
+                        if let Ok(Value::Object(map)) = mapped.record {
+                            let encoded = crate::state::Encoded::with_remote_data(
+                                id,
+                                remote_id,
+                                &map,
+                                Some(&mapped.remote_data),
+                            );
+                            out.items.push(Item::Record {
+                                value: Value::Object(map),
+                                encoded,
+                            });
+                        }
+                    }
                 },
                 (Err(reason), id) => out.items.push(Item::Failed {
                     id,
-                    remote_id: mapped.remote_id,
+                    remote_id: mapped.remote_id.clone(),
                     pointer: String::new(),
-                    reason,
+                    reason: reason.clone(),
                 }),
                 (Ok(_), None) => out.items.push(Item::Failed {
                     id: None,
-                    remote_id: mapped.remote_id,
+                    remote_id: mapped.remote_id.clone(),
                     pointer: "/id".into(),
                     reason: "no id".into(),
                 }),

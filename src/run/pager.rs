@@ -76,6 +76,24 @@ impl<'a, 'r> Pager<'a, 'r> {
         })
     }
 
+    /// Whether pagination reads a part of the body that `records` may select (then the
+    /// records are copied, not moved out).
+    fn reads_inside_records(&self, records: &JsonPath) -> bool {
+        let paths: Vec<&JsonPath> = match &self.h.pagination {
+            Pagination::Cursor { cursor, .. } => vec![cursor],
+            Pagination::PageNumber {
+                total_pages: Some(p),
+                ..
+            } => vec![p],
+            Pagination::Offset { total: Some(p), .. } => vec![p],
+            _ => Vec::new(),
+        };
+        let Some(key) = records.first_key() else {
+            return true;
+        };
+        paths.iter().any(|p| p.first_key().is_none_or(|k| k == key))
+    }
+
     fn fail(&self, message: String) -> RunError {
         RunError::Http {
             stream: self.rc.plan.streams[self.sid].name.clone(),
@@ -155,14 +173,23 @@ impl<'a, 'r> Pager<'a, 'r> {
         };
         let source: Arc<str> = Arc::from(url.path());
         let mut recs = Vec::new();
+        // one selector moves its records out of the body (read again below only for cursors
+        // and totals, which sit outside the records); several copy them
+        let mut body = body;
+        let single = self.h.records.parts.len() == 1;
         for (path, vars) in &self.h.records.parts {
             let vars = match &self.parent {
                 Some(p) => p.child_vars(vars),
                 None => vars.clone(),
             };
-            for m in path.find(&body) {
+            let found: Vec<Value> = if single && !self.reads_inside_records(path) {
+                path.take(&mut body)
+            } else {
+                path.find(&body).into_iter().cloned().collect()
+            };
+            for m in found {
                 recs.push(Rec::new(
-                    m.clone(),
+                    m,
                     source.clone(),
                     vars.clone(),
                     self.parent.clone(),
@@ -171,6 +198,7 @@ impl<'a, 'r> Pager<'a, 'r> {
                 self.index += 1;
             }
         }
+
         let n = recs.len() as u64;
         let link = resp.header("link").and_then(|l| http::next_link(l, &url));
         match &self.h.pagination {

@@ -407,6 +407,9 @@ fn reject(ms: &mut ModelState, remote_id: Option<String>, pointer: String, reaso
 
 /// The first schema violations of a record: the pointer of the first and every reason.
 fn validate(schema: &ModelSchema, record: &Value) -> Option<(String, String)> {
+    if schema.validator.is_valid(record) {
+        return None;
+    }
     let errors: Vec<(String, String)> = schema
         .validator
         .iter_errors(record)

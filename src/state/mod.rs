@@ -98,6 +98,17 @@ pub struct Encoded {
 impl Encoded {
     /// Serialises a unified record (members in schema order) once.
     pub fn new(id: String, remote_id: Option<String>, record: &serde_json::Map<String, serde_json::Value>) -> Encoded {
+        Encoded::with_remote_data(id, remote_id, record, None)
+    }
+
+    /// [`Encoded::new`], with the members of `remote_data` given apart (payloads borrowed
+    /// from the vendor's record instead of copied into the unified one).
+    pub fn with_remote_data(
+        id: String,
+        remote_id: Option<String>,
+        record: &serde_json::Map<String, serde_json::Value>,
+        remote_data: Option<&[(&str, &serde_json::Value)]>,
+    ) -> Encoded {
         let mut content = Vec::with_capacity(1024);
         content.push(b'{');
         let mut split = None;
@@ -123,7 +134,23 @@ impl Encoded {
             // serialising a string key and a serde_json value into a Vec cannot fail
             let _ = serde_json::to_writer(&mut content, k);
             content.push(b':');
-            let _ = serde_json::to_writer(&mut content, v);
+            match (k.as_str(), remote_data, v) {
+                ("remote_data", Some(parts), serde_json::Value::Object(_)) => {
+                    content.push(b'{');
+                    for (i, (src, payload)) in parts.iter().enumerate() {
+                        if i > 0 {
+                            content.push(b',');
+                        }
+                        let _ = serde_json::to_writer(&mut content, src);
+                        content.push(b':');
+                        let _ = serde_json::to_writer(&mut content, payload);
+                    }
+                    content.push(b'}');
+                }
+                _ => {
+                    let _ = serde_json::to_writer(&mut content, v);
+                }
+            }
         }
         content.push(b'}');
         let split = split.unwrap_or(content.len() - 1);
