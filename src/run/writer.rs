@@ -224,18 +224,14 @@ impl Worker<'_> {
                 reject(ms, remote_id, pointer, reason);
             }
             Item::Record { value, encoded } => {
-                let prior = store.prior(name, &encoded.id)?;
-                if let Some(p) = &prior
-                    && p.seen
-                {
-                    ms.result.duplicates += 1;
-                    if ms.out.duplicates != Some(Duplicates::Skip) {
-                        let reason = format!(
-                            "duplicate id {}: another record of this run maps to the same id (set `duplicates: skip` or `merge` if that is expected)",
-                            encoded.id
-                        );
-                        reject(ms, encoded.remote_id.clone(), "/id".into(), reason);
-                    }
+                // a model new to the state has no prior records: a second record with the
+                // same id is caught by the state's unique key instead of a lookup
+                let prior = match ms.fresh {
+                    Some(_) => None,
+                    None => store.prior(name, &encoded.id)?,
+                };
+                if prior.as_ref().is_some_and(|p| p.seen) {
+                    duplicate(ms, &encoded);
                     return Ok(());
                 }
                 let unchanged = prior.as_ref().is_some_and(|p| p.hash.matches(&encoded));
@@ -249,7 +245,13 @@ impl Worker<'_> {
                     return Ok(());
                 }
                 drop(value);
-                let applied = store.put(name, &encoded, prior.as_ref())?;
+                let applied = match store.put(name, &encoded, prior.as_ref()) {
+                    Err(crate::state::StateError::Duplicate) => {
+                        duplicate(ms, &encoded);
+                        return Ok(());
+                    }
+                    other => other?,
+                };
                 let c = &mut ms.result.changes;
                 match applied.change {
                     Change::Created => c.created += 1,
@@ -385,6 +387,17 @@ fn publish(store: &mut dyn Store, m: &mut ModelState) -> Result<(), RunError> {
     std::fs::rename(&m.partial, &m.out.target).map_err(|e| RunError::io(&m.out.target, e))?;
     store.snapshot_written(name, &m.out.target.display().to_string())?;
     Ok(())
+}
+
+fn duplicate(ms: &mut ModelState, encoded: &Encoded) {
+    ms.result.duplicates += 1;
+    if ms.out.duplicates != Some(Duplicates::Skip) {
+        let reason = format!(
+            "duplicate id {}: another record of this run maps to the same id (set `duplicates: skip` or `merge` if that is expected)",
+            encoded.id
+        );
+        reject(ms, encoded.remote_id.clone(), "/id".into(), reason);
+    }
 }
 
 fn reject(ms: &mut ModelState, remote_id: Option<String>, pointer: String, reason: String) {

@@ -8,6 +8,7 @@
 //! was before the run. The output files are the run's job, not the state's: the state only
 //! streams a model's snapshot on request ([`Store::export`]).
 
+mod codec;
 pub mod sqlite;
 
 use std::io::Write;
@@ -340,6 +341,9 @@ pub enum StateError {
     /// A stored record that cannot be decoded.
     #[error("state: stored record {0} cannot be read: {1}")]
     Corrupt(i64, String),
+    /// A record with this id is already stored (a duplicate within the run).
+    #[error("state: duplicate record id")]
+    Duplicate,
     /// Calls out of order (a bug in the caller).
     #[error("state: {0}")]
     Protocol(&'static str),

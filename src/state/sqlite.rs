@@ -6,6 +6,7 @@
 //! over their rows, kept in memory (one bit per stored record), so an unchanged record costs a
 //! lookup and no write.
 
+use super::codec::Codecs;
 use super::{
     Applied, Change, DeletedBy, Encoded, Prior, RowId, RunEnd, RunId, RunKind, RunRow,
     StateError, Store, StoredHash, write_line,
@@ -70,6 +71,7 @@ CREATE TABLE records (
     first_run         INTEGER,
     changed_run       INTEGER,
     encoding          TEXT NOT NULL,
+    dict              INTEGER,
     split             INTEGER NOT NULL,
     record            BLOB NOT NULL
 );
@@ -82,6 +84,13 @@ DROP TABLE records_v0;
 CREATE UNIQUE INDEX records_id ON records (integration, model, id);
 CREATE INDEX records_model ON records (integration, model);
 ALTER TABLE syncs ADD COLUMN run_id INTEGER;
+CREATE TABLE dictionaries (
+    id          INTEGER PRIMARY KEY,
+    integration TEXT NOT NULL,
+    model       TEXT NOT NULL,
+    run_id      INTEGER NOT NULL,
+    dict        BLOB NOT NULL
+);
 CREATE TABLE snapshots (
     integration TEXT NOT NULL,
     model       TEXT NOT NULL,
@@ -116,16 +125,13 @@ fn migrate(conn: &mut Connection) -> Result<(), StateError> {
     Ok(())
 }
 
-/// zstd level of stored records: fast, and about 2.5× on unified JSON.
-const ZSTD_LEVEL: i32 = 1;
 
 /// The state in one SQLite database.
 pub struct SqliteStore {
     conn: Connection,
     integration: String,
     run: Option<OpenRun>,
-    compressor: zstd::bulk::Compressor<'static>,
-    decompressor: zstd::bulk::Decompressor<'static>,
+    codecs: Codecs,
 }
 
 /// The run in progress.
@@ -184,8 +190,7 @@ impl SqliteStore {
             conn,
             integration: integration.to_owned(),
             run: None,
-            compressor: zstd::bulk::Compressor::new(ZSTD_LEVEL)?,
-            decompressor: zstd::bulk::Decompressor::new()?,
+            codecs: Codecs::new()?,
         })
     }
 
@@ -202,8 +207,10 @@ impl SqliteStore {
         Ok(())
     }
 
-    fn compress(&mut self, content: &[u8]) -> Result<Vec<u8>, StateError> {
-        Ok(self.compressor.compress(content)?)
+    fn compress(&mut self, model: &str, content: &[u8]) -> Result<(Option<i64>, Vec<u8>), StateError> {
+        let run = self.open_run()?.id.0;
+        self.codecs
+            .compress(&self.conn, &self.integration, model, run, content)
     }
 
     /// The content of a stored record (decompressed, without the state-kept members).
@@ -211,23 +218,12 @@ impl SqliteStore {
         &mut self,
         seq: i64,
         encoding: &str,
+        dict: Option<i64>,
         split: usize,
         raw: &[u8],
     ) -> Result<(Vec<u8>, usize), StateError> {
         match encoding {
-            "zstd" => {
-                let size = zstd::zstd_safe::get_frame_content_size(raw)
-                    .ok()
-                    .flatten()
-                    .and_then(|n| usize::try_from(n).ok())
-                    .filter(|n| *n <= 64 << 20)
-                    .ok_or_else(|| StateError::Corrupt(seq, "bad zstd frame".into()))?;
-                let out = self
-                    .decompressor
-                    .decompress(raw, size)
-                    .map_err(|e| StateError::Corrupt(seq, e.to_string()))?;
-                Ok((out, split))
-            }
+            "zstd" => Ok((self.codecs.decompress(&self.conn, seq, dict, raw)?, split)),
             // schema version 0: the record as JSON text, state members included
             "json" => {
                 let v: serde_json::Value = serde_json::from_slice(raw)
@@ -328,12 +324,13 @@ impl Store for SqliteStore {
         };
         let deleted_by = rec.vendor_deleted.as_ref().map(|_| DeletedBy::Vendor.as_str());
         let Some(p) = prior else {
-            let blob = self.compress(&rec.content)?;
-            self.conn
+            let (dict, blob) = self.compress(model, &rec.content)?;
+            let inserted = self
+                .conn
                 .prepare_cached(
                     "INSERT INTO records (integration, model, id, remote_id, hash, changed_at,
-                         remote_deleted_at, deleted_by, first_run, changed_run, encoding, split, record)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, 'zstd', ?10, ?11)",
+                         remote_deleted_at, deleted_by, first_run, changed_run, encoding, dict, split, record)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, 'zstd', ?12, ?10, ?11)",
                 )?
                 .execute(params![
                     self.integration,
@@ -346,8 +343,18 @@ impl Store for SqliteStore {
                     deleted_by,
                     run_id.0,
                     rec.split as i64,
-                    blob
-                ])?;
+                    blob,
+                    dict
+                ]);
+            match inserted {
+                Ok(_) => {}
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
+                {
+                    return Err(StateError::Duplicate);
+                }
+                Err(e) => return Err(e.into()),
+            }
             let row = RowId(self.conn.last_insert_rowid());
             self.open_run()?.seen.set(row);
             return Ok(Applied {
@@ -367,12 +374,12 @@ impl Store for SqliteStore {
         let undeleted = deleted_at.is_none() && p.deleted_at.is_some();
         let changed_at = if same { p.changed_at.clone() } else { now };
         if !same || legacy {
-            let blob = self.compress(&rec.content)?;
+            let (dict, blob) = self.compress(model, &rec.content)?;
             self.conn
                 .prepare_cached(
                     "UPDATE records SET remote_id = ?2, hash = ?3, changed_at = ?4, remote_deleted_at = ?5,
                          deleted_by = ?6, changed_run = CASE WHEN ?7 THEN changed_run ELSE ?8 END,
-                         encoding = 'zstd', split = ?9, record = ?10
+                         encoding = 'zstd', dict = ?11, split = ?9, record = ?10
                      WHERE seq = ?1",
                 )?
                 .execute(params![
@@ -385,7 +392,8 @@ impl Store for SqliteStore {
                     same,
                     run_id.0,
                     rec.split as i64,
-                    blob
+                    blob,
+                    dict
                 ])?;
         } else if deleted_at != p.deleted_at {
             self.conn
@@ -485,6 +493,7 @@ impl Store for SqliteStore {
         if !self.conn.is_autocommit() {
             self.conn.execute_batch("ROLLBACK")?;
         }
+        self.codecs.reset();
         self.finish_row(run.id, end)
     }
 
@@ -515,23 +524,24 @@ impl Store for SqliteStore {
         let mut last = i64::MIN;
         // in batches, so that decompression borrows the store between queries
         loop {
-            let batch: Vec<(i64, String, Option<String>, String, i64, Vec<u8>)> = self
+            type Row = (i64, String, Option<String>, String, Option<i64>, i64, Vec<u8>);
+            let batch: Vec<Row> = self
                 .conn
                 .prepare_cached(
-                    "SELECT seq, changed_at, remote_deleted_at, encoding, split, record FROM records
+                    "SELECT seq, changed_at, remote_deleted_at, encoding, dict, split, record FROM records
                      WHERE integration = ?1 AND model = ?2 AND seq > ?3 ORDER BY seq LIMIT 2048",
                 )?
                 .query_map(params![self.integration, model, last], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
                 })?
                 .collect::<Result<_, _>>()?;
             let Some(end) = batch.last().map(|b| b.0) else {
                 break;
             };
             last = end;
-            for (seq, changed_at, deleted_at, encoding, split, raw) in batch {
-                let (content, split) =
-                    self.content_of(seq, &encoding, usize::try_from(split).unwrap_or(0), &raw)?;
+            for (seq, changed_at, deleted_at, encoding, dict, split, raw) in batch {
+                let split = usize::try_from(split).unwrap_or(0);
+                let (content, split) = self.content_of(seq, &encoding, dict, split, &raw)?;
                 write_line(out, &content, split, &changed_at, deleted_at.as_deref())?;
                 n += 1;
             }
