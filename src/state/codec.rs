@@ -15,7 +15,7 @@ const SAMPLES: usize = 1000;
 /// Largest dictionary.
 const DICT_SIZE: usize = 32 * 1024;
 /// zstd level: fast.
-const LEVEL: i32 = 1;
+const LEVEL: i32 = -1;
 /// Largest record accepted back from the database.
 const MAX_RECORD: usize = 64 << 20;
 
