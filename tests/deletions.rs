@@ -300,3 +300,22 @@ async fn a_database_of_a_newer_version_is_refused() {
         .to_string();
     assert!(err.contains("newer mapper"), "{err}");
 }
+
+#[tokio::test]
+async fn a_stale_snapshot_is_rewritten_by_the_next_run_even_if_it_fails() {
+    let server = common::start(Config::default()).await;
+    let out = tempfile::tempdir().unwrap();
+    sync(&server, out.path()).await;
+    let jobs = out.path().join("jobs.ndjson");
+    let good = std::fs::read_to_string(&jobs).unwrap();
+    // as after a kill between the state's commit and the files' rename
+    std::fs::write(&jobs, "").unwrap();
+    rusqlite::Connection::open(out.path().join("state.db"))
+        .unwrap()
+        .execute("UPDATE snapshots SET run_id = NULL WHERE model = 'jobs'", [])
+        .unwrap();
+    server.config.lock().unwrap().team_500 = true;
+    let r = sync(&server, out.path()).await;
+    assert_eq!(r.status, Status::Failed);
+    assert_eq!(std::fs::read_to_string(&jobs).unwrap(), good);
+}

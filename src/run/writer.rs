@@ -130,6 +130,13 @@ impl Writer {
                 result: ModelResult::default(),
             });
         }
+        // a snapshot left stale by a run killed after its commit is rewritten first
+        for m in &mut states {
+            let target = m.out.target.display().to_string();
+            if m.fresh.is_none() && !store.snapshot_current(m.out.schema.name, &target)? {
+                publish(&mut *store, m)?;
+            }
+        }
         let (tx, mut rx) = mpsc::channel::<Msg>(16);
         let thread = std::thread::Builder::new()
             .name("mapper-state".into())

@@ -532,7 +532,12 @@ impl Store for SqliteStore {
                      WHERE integration = ?1 AND model = ?2 AND seq > ?3 ORDER BY seq LIMIT 2048",
                 )?
                 .query_map(params![self.integration, model, last], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+                    // version 0 stored records as text
+                    let raw = match r.get_ref(6)? {
+                        ValueRef::Blob(b) | ValueRef::Text(b) => b.to_vec(),
+                        _ => Vec::new(),
+                    };
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, raw))
                 })?
                 .collect::<Result<_, _>>()?;
             let Some(end) = batch.last().map(|b| b.0) else {
