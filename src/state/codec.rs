@@ -11,9 +11,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
 
 /// Records of a model sampled before its dictionary is trained.
-const SAMPLES: usize = 1000;
+const SAMPLES: usize = 500;
 /// Largest dictionary.
-const DICT_SIZE: usize = 32 * 1024;
+const DICT_SIZE: usize = 16 * 1024;
 /// zstd level: fast.
 const LEVEL: i32 = -1;
 /// Largest record accepted back from the database.

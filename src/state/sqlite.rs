@@ -182,7 +182,7 @@ impl SqliteStore {
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = NORMAL;
-             PRAGMA cache_size = -8000;
+             PRAGMA cache_size = -4000;
              PRAGMA journal_size_limit = 67108864;",
         )?;
         migrate(&mut conn)?;
