@@ -10,3 +10,4 @@ pub mod ids;
 pub mod run;
 pub mod secret;
 pub mod spec;
+pub mod suggest;
