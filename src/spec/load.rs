@@ -155,9 +155,14 @@ pub fn load_file(path: &Path) -> Result<(Spec, SourceMap, PathBuf), LoadError> {
         });
     }
     let bytes = std::fs::read(path).map_err(io)?;
-    let text = utf8(&file, bytes)?;
-    let (spec, map) = load_str(&file, &text)?;
+    let (spec, map) = load_bytes(&file, bytes)?;
     Ok((spec, map, path.to_path_buf()))
+}
+
+/// Deserializes a connector from the bytes of a file (which must be UTF-8); `file` names it.
+pub fn load_bytes(file: &str, bytes: Vec<u8>) -> Result<(Spec, SourceMap), LoadError> {
+    let text = utf8(file, bytes)?;
+    load_str(file, &text)
 }
 
 /// The text of a file, or where its first byte that is not UTF-8 sits.

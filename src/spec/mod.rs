@@ -8,7 +8,7 @@ mod field;
 mod load;
 
 pub use field::{FieldDef, FieldSpec, KeySpec};
-pub use load::{LoadError, SourceMap, load_file, load_str};
+pub use load::{LoadError, SourceMap, load_bytes, load_file, load_str};
 
 use indexmap::IndexMap;
 use schemars::JsonSchema;
