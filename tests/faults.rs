@@ -257,3 +257,31 @@ async fn max_pages_bounds_an_endless_cursor() {
     assert!(err.contains("stream `candidates`") && err.contains("max_pages (5)"), "{err}");
     assert_eq!(server.requests_to("/v1/candidates").len(), 5);
 }
+
+#[tokio::test]
+async fn a_mapping_that_fails_at_run_time_names_its_place_in_the_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = example_with(tmp.path(), |t| {
+        t.replacen(
+            "      email: $.email\n",
+            "      email: { expr: \"record.name | merge(3)\" }\n",
+            1,
+        )
+    });
+    let text = std::fs::read_to_string(&spec).unwrap();
+    let line = text
+        .lines()
+        .position(|l| l.contains("merge(3)"))
+        .unwrap()
+        + 1;
+    let server = common::start(Config::default()).await;
+    let (report, _dir) = run_spec(&server, &spec, KEY).await;
+    assert_eq!(report.status, Status::CompletedWithInvalidRecords, "{:?}", report.error);
+    let bad = &report.models["users"].invalid_records[0];
+    let at = format!("{}:{line}:", spec.display());
+    assert!(
+        bad.reason.contains(&at) && bad.reason.contains("merge(3)"),
+        "{} (expected {at})",
+        bad.reason
+    );
+}

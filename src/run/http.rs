@@ -720,4 +720,43 @@ mod tests {
         assert!(d > Duration::from_secs(25) && d <= Duration::from_secs(30));
         assert!(parse_retry_after("soon").is_none());
     }
+
+    #[test]
+    fn vendor_numbers_and_headers_never_panic() {
+        let base = url::Url::parse("https://api.example.com/items").unwrap();
+        for h in [r#"x>y<z; rel="next""#, "<", ">", "><", r#"<>; rel="next""#, ", , ,", ""] {
+            let _ = next_link(h, &base);
+        }
+        assert!(next_link(r#"x>y<z; rel="next""#, &base).is_none());
+        let cap = Duration::from_secs_f64(MAX_VENDOR_SECS);
+        assert_eq!(parse_retry_after("1e30"), Some(cap));
+        assert_eq!(parse_retry_after("inf"), Some(cap));
+        assert_eq!(parse_retry_after("NaN"), None);
+        assert_eq!(parse_retry_after("-5"), None);
+        assert_eq!(token_life(Some(&serde_json::json!(1e300))), cap);
+        assert_eq!(token_life(Some(&serde_json::json!(u64::MAX))), cap);
+        assert_eq!(token_life(Some(&serde_json::json!(-10))), Duration::from_secs(1));
+        assert_eq!(token_life(Some(&serde_json::json!("120"))), Duration::from_secs(120));
+        assert_eq!(token_life(None), Duration::from_secs(3600));
+        let _ = RateLimiter::new(1e-300);
+        let _ = RateLimiter::new(0.0);
+    }
+
+    #[test]
+    fn bodies_are_read_leniently_and_described_without_their_content() {
+        let (text, n) = lossy_utf8(b"[\"a\xffb\", \"\xfe\"]");
+        assert_eq!(n, 2);
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v[0], "a\u{FFFD}b");
+        let e = serde_json::from_str::<serde_json::Value>(r#"{"secret": tru"#).unwrap_err();
+        let m = json_error(&e);
+        assert!(!m.contains("secret") && m.contains("line 1"), "{m}");
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct T {
+            access_token: String,
+        }
+        let e = serde_json::from_str::<T>(r#"{"access_token": 12345}"#).unwrap_err();
+        assert!(!json_error(&e).contains("12345"), "{}", json_error(&e));
+    }
 }
