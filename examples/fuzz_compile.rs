@@ -12,31 +12,121 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 const TOKENS: &[&str] = &[
-    "0", "-1", "1e20", "1e-300", "-0.0", ".nan", ".inf", "18446744073709551615",
-    "18446744073709551616", "4294967296", "99999999999999999999999", "2.5", "null", "~",
-    "true", "{{", "}}", "{{ record.a | uper }}", "{{ x is truthy }}", "{{ f() }}", "{%", "|",
-    "[", "]", "{", "}", "&a ", "*a", "<<: *a", "!!str ", "!tag ", "\t", "\u{feff}", "\0",
-    ":", ": ", "- ", "---\n", "...\n", "#", "'", "\"", "\\", "$", "$[?(@.a", "$..", "$[*]",
-    "((((((((", "))))))))", "[[[[[[[[", "]]]]]]]]", "type: any_of\n  options: [ { type: any_of, options: [] } ]",
-    "max_attempts: 0", "timeout_secs: 1e20", "requests_per_second: 1e-300", "max_pages: 0",
-    "concurrency: 0", "size: 0", "overlap_secs: 18446744073709551615", "for_each: ", "from: ",
-    "explode: ", "records: ", "lookup: ", "ref: ", "each: ", "then: ", "as: ", "model: ",
+    "0",
+    "-1",
+    "1e20",
+    "1e-300",
+    "-0.0",
+    ".nan",
+    ".inf",
+    "18446744073709551615",
+    "18446744073709551616",
+    "4294967296",
+    "99999999999999999999999",
+    "2.5",
+    "null",
+    "~",
+    "true",
+    "{{",
+    "}}",
+    "{{ record.a | uper }}",
+    "{{ x is truthy }}",
+    "{{ f() }}",
+    "{%",
+    "|",
+    "[",
+    "]",
+    "{",
+    "}",
+    "&a ",
+    "*a",
+    "<<: *a",
+    "!!str ",
+    "!tag ",
+    "\t",
+    "\u{feff}",
+    "\0",
+    ":",
+    ": ",
+    "- ",
+    "---\n",
+    "...\n",
+    "#",
+    "'",
+    "\"",
+    "\\",
+    "$",
+    "$[?(@.a",
+    "$..",
+    "$[*]",
+    "((((((((",
+    "))))))))",
+    "[[[[[[[[",
+    "]]]]]]]]",
+    "type: any_of\n  options: [ { type: any_of, options: [] } ]",
+    "max_attempts: 0",
+    "timeout_secs: 1e20",
+    "requests_per_second: 1e-300",
+    "max_pages: 0",
+    "concurrency: 0",
+    "size: 0",
+    "overlap_secs: 18446744073709551615",
+    "for_each: ",
+    "from: ",
+    "explode: ",
+    "records: ",
+    "lookup: ",
+    "ref: ",
+    "each: ",
+    "then: ",
+    "as: ",
+    "model: ",
 ];
 
 /// Values put in place of a `key: value` line's value.
 const VALUES: &[&str] = &[
-    "0", "-1", "1e20", "1e-300", "-1e308", "1.7976931348623157e308", "18446744073709551615",
-    "18446744073709551616", "4294967295", "4294967296", "0.0000001", "nan", ".nan", ".inf", "-.inf",
-    "~", "[]", "{}", "[[]]", "{ type: any_of, options: [ { type: any_of, options: [] } ] }",
-    "\"{{ record.a | nope }}\"", "\"{{ record.a is nope }}\"", "\"{{ nope() }}\"",
-    "\"{{ range(99999999999) }}\"", "\"$[?(@.a == 1)]\"", "\"$..*\"", "$", "\"\"",
-    "\"{{\"", "\"}}\"", "&x 1", "*x", "!!binary aGVsbG8=", "\"\\u0000\"",
+    "0",
+    "-1",
+    "1e20",
+    "1e-300",
+    "-1e308",
+    "1.7976931348623157e308",
+    "18446744073709551615",
+    "18446744073709551616",
+    "4294967295",
+    "4294967296",
+    "0.0000001",
+    "nan",
+    ".nan",
+    ".inf",
+    "-.inf",
+    "~",
+    "[]",
+    "{}",
+    "[[]]",
+    "{ type: any_of, options: [ { type: any_of, options: [] } ] }",
+    "\"{{ record.a | nope }}\"",
+    "\"{{ record.a is nope }}\"",
+    "\"{{ nope() }}\"",
+    "\"{{ range(99999999999) }}\"",
+    "\"$[?(@.a == 1)]\"",
+    "\"$..*\"",
+    "$",
+    "\"\"",
+    "\"{{\"",
+    "\"}}\"",
+    "&x 1",
+    "*x",
+    "!!binary aGVsbG8=",
+    "\"\\u0000\"",
 ];
 
 fn seeds() -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     for dir in ["connectors", "tests/fixtures", "tests/fixtures/broken"] {
-        let Ok(rd) = std::fs::read_dir(dir) else { continue };
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            continue;
+        };
         let mut paths: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
         paths.sort();
         for p in paths {
@@ -62,11 +152,19 @@ fn mutate(rng: &mut fastrand::Rng, input: &[u8], seeds: &[Vec<u8>]) -> Vec<u8> {
             8 | 9 => {
                 // replace the value of one `key: value` line with an interesting one
                 let starts: Vec<usize> = std::iter::once(0)
-                    .chain(b.iter().enumerate().filter(|(_, c)| **c == b'\n').map(|(i, _)| i + 1))
+                    .chain(
+                        b.iter()
+                            .enumerate()
+                            .filter(|(_, c)| **c == b'\n')
+                            .map(|(i, _)| i + 1),
+                    )
                     .filter(|&i| i < len)
                     .collect();
                 if let Some(&start) = starts.get(rng.usize(0..starts.len().max(1))) {
-                    let end = b[start..].iter().position(|c| *c == b'\n').map_or(len, |e| start + e);
+                    let end = b[start..]
+                        .iter()
+                        .position(|c| *c == b'\n')
+                        .map_or(len, |e| start + e);
                     if let Some(colon) = b[start..end].windows(2).position(|w| w == b": ") {
                         let v = start + colon + 2;
                         let t = VALUES[rng.usize(0..VALUES.len())];
@@ -103,9 +201,17 @@ fn mutate(rng: &mut fastrand::Rng, input: &[u8], seeds: &[Vec<u8>]) -> Vec<u8> {
             6 => {
                 // replace a number in place with an extreme one
                 if let Some(i) = (at..len).find(|&i| b[i].is_ascii_digit()) {
-                    let end = (i..len).find(|&j| !b[j].is_ascii_digit() && b[j] != b'.').unwrap_or(len);
-                    let t = ["0", "-1", "1e20", "1e-300", "18446744073709551615", "99999999999999999999"]
-                        [rng.usize(0..6)];
+                    let end = (i..len)
+                        .find(|&j| !b[j].is_ascii_digit() && b[j] != b'.')
+                        .unwrap_or(len);
+                    let t = [
+                        "0",
+                        "-1",
+                        "1e20",
+                        "1e-300",
+                        "18446744073709551615",
+                        "99999999999999999999",
+                    ][rng.usize(0..6)];
                     b.splice(i..end, t.bytes());
                 }
             }
@@ -142,7 +248,10 @@ fn main() {
     std::fs::create_dir_all(&out).expect("output folder");
     let seeds = seeds();
     let mut rng = fastrand::Rng::with_seed(
-        std::env::var("FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5eed),
+        std::env::var("FUZZ_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0x5eed),
     );
     std::panic::set_hook(Box::new(|_| {})); // panics are reported below, with their input
     let deadline = Instant::now() + Duration::from_secs(secs);

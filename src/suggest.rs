@@ -37,7 +37,10 @@ mod tests {
     #[test]
     fn suggests_close_names_only() {
         assert_eq!(did_you_mean("uper", ["upper", "lower"]), Some("upper"));
-        assert_eq!(did_you_mean("reqest", ["request", "records"]), Some("request"));
+        assert_eq!(
+            did_you_mean("reqest", ["request", "records"]),
+            Some("request")
+        );
         assert_eq!(did_you_mean("zzz", ["request", "records"]), None);
         assert_eq!(edit_distance("", "abc"), 3);
     }

@@ -32,13 +32,22 @@ fn check_diagnostic_lines(rel: &Path, stderr: &str) {
             .strip_prefix(rel.to_str().unwrap())
             .unwrap_or_else(|| panic!("{line}"));
         if let Some(msg) = rest.strip_prefix(": ") {
-            assert!(msg.starts_with("cannot read") || msg.starts_with("is a directory"), "{line}");
+            assert!(
+                msg.starts_with("cannot read") || msg.starts_with("is a directory"),
+                "{line}"
+            );
         } else {
             let mut parts = rest[1..].splitn(3, ':');
             assert!(parts.next().unwrap().parse::<u32>().unwrap() > 0, "{line}");
             assert!(parts.next().unwrap().parse::<u32>().unwrap() > 0, "{line}");
         }
-        for internal in ["DuplicateKeyPolicy", "untagged enum", "budget breached", "Options", "panicked"] {
+        for internal in [
+            "DuplicateKeyPolicy",
+            "untagged enum",
+            "budget breached",
+            "Options",
+            "panicked",
+        ] {
             assert!(!line.contains(internal), "{line}");
         }
     }

@@ -38,7 +38,11 @@ fn example_with(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
     p
 }
 
-async fn run_spec(server: &Server, spec: &Path, env: &[(&str, &str)]) -> (Report, tempfile::TempDir) {
+async fn run_spec(
+    server: &Server,
+    spec: &Path,
+    env: &[(&str, &str)],
+) -> (Report, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let plan = Arc::new(compile_file(spec).unwrap_or_else(|e| panic!("{e}")));
     let report = run(plan, opts(server, dir.path(), env)).await.unwrap();
@@ -57,7 +61,10 @@ fn read(out: &Path, model: &str) -> Vec<Value> {
 async fn a_huge_retry_after_is_capped_by_the_policy() {
     let tmp = tempfile::tempdir().unwrap();
     let spec = example_with(tmp.path(), |t| {
-        t.replace("  max_backoff_ms: 50\n", "  max_backoff_ms: 50\n  max_retry_after_secs: 1\n")
+        t.replace(
+            "  max_backoff_ms: 50\n",
+            "  max_backoff_ms: 50\n  max_retry_after_secs: 1\n",
+        )
     });
     let server = common::start(Config {
         users_429: 1,
@@ -68,8 +75,14 @@ async fn a_huge_retry_after_is_capped_by_the_policy() {
     let started = Instant::now();
     let (report, _dir) = run_spec(&server, &spec, KEY).await;
     assert_eq!(report.status, Status::Success, "{:?}", report.error);
-    assert!(started.elapsed() >= Duration::from_millis(900), "waited the capped second");
-    assert!(started.elapsed() < Duration::from_secs(60), "not 10^30 seconds");
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "waited the capped second"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "not 10^30 seconds"
+    );
 }
 
 #[tokio::test]
@@ -81,7 +94,11 @@ async fn a_link_header_with_brackets_out_of_order_ends_the_pages() {
     .await;
     let (report, _dir) = run_spec(&server, Path::new(EXAMPLE), KEY).await;
     assert_eq!(report.status, Status::Success, "{:?}", report.error);
-    assert_eq!(server.requests_to("/v1/jobs").len(), 1, "no usable next link");
+    assert_eq!(
+        server.requests_to("/v1/jobs").len(),
+        1,
+        "no usable next link"
+    );
 }
 
 #[tokio::test]
@@ -100,7 +117,11 @@ async fn a_huge_oauth_expires_in_is_clamped() {
     .await;
     let (report, _dir) = run_spec(&server, &spec, &[("T_ID", "cid"), ("T_SECRET", "cs")]).await;
     assert_eq!(report.status, Status::Success, "{:?}", report.error);
-    assert_eq!(server.requests_to("/oauth/token").len(), 1, "the token is cached");
+    assert_eq!(
+        server.requests_to("/oauth/token").len(),
+        1,
+        "the token is cached"
+    );
 }
 
 #[tokio::test]
@@ -116,16 +137,26 @@ async fn a_429_burst_is_waited_out_without_spending_attempts() {
     let started = Instant::now();
     let (report, dir) = run_spec(&server, Path::new(EXAMPLE), KEY).await;
     assert_eq!(report.status, Status::Success, "{:?}", report.error);
-    assert!(started.elapsed() >= Duration::from_millis(1900), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(1900),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(read(dir.path(), "users").len(), 3);
-    assert_eq!(report.streams["users"].requests, 10, "8 × 429, then 2 pages");
+    assert_eq!(
+        report.streams["users"].requests, 10,
+        "8 × 429, then 2 pages"
+    );
 }
 
 #[tokio::test]
 async fn rate_limiting_beyond_the_wait_budget_fails_cleanly() {
     let tmp = tempfile::tempdir().unwrap();
     let spec = example_with(tmp.path(), |t| {
-        t.replace("  max_backoff_ms: 50\n", "  max_backoff_ms: 50\n  max_rate_limit_wait_secs: 1\n")
+        t.replace(
+            "  max_backoff_ms: 50\n",
+            "  max_backoff_ms: 50\n  max_rate_limit_wait_secs: 1\n",
+        )
     });
     let server = common::start(Config {
         users_429: 1000,
@@ -137,9 +168,17 @@ async fn rate_limiting_beyond_the_wait_budget_fails_cleanly() {
     let (report, _dir) = run_spec(&server, &spec, KEY).await;
     assert_eq!(report.status, Status::Failed);
     let err = report.error.unwrap();
-    assert!(err.contains("429") && err.contains("/v1/users") && err.contains("max_rate_limit_wait_secs"), "{err}");
+    assert!(
+        err.contains("429")
+            && err.contains("/v1/users")
+            && err.contains("max_rate_limit_wait_secs"),
+        "{err}"
+    );
     assert!(started.elapsed() < Duration::from_secs(30));
-    assert!(server.requests_to("/v1/users").len() <= 6, "about 1 s of 0.3 s waits");
+    assert!(
+        server.requests_to("/v1/users").len() <= 6,
+        "about 1 s of 0.3 s waits"
+    );
 }
 
 #[tokio::test]
@@ -165,7 +204,10 @@ async fn a_body_that_stays_garbled_fails_without_echoing_it() {
     let (report, _dir) = run_spec(&server, Path::new(EXAMPLE), KEY).await;
     assert_eq!(report.status, Status::Failed);
     let err = report.error.unwrap();
-    assert!(err.contains("/v1/users") && err.contains("not JSON") && err.contains("4 attempts"), "{err}");
+    assert!(
+        err.contains("/v1/users") && err.contains("not JSON") && err.contains("4 attempts"),
+        "{err}"
+    );
     assert!(!err.contains("\"id\""), "no payload in the message: {err}");
     assert_eq!(server.requests_to("/v1/users").len(), 4);
 }
@@ -181,7 +223,10 @@ async fn invalid_utf8_in_a_string_is_replaced_not_fatal() {
     assert_eq!(report.status, Status::Success, "{:?}", report.error);
     let users = read(dir.path(), "users");
     assert!(
-        users[0]["first_name"].as_str().unwrap().contains('\u{FFFD}'),
+        users[0]["first_name"]
+            .as_str()
+            .unwrap()
+            .contains('\u{FFFD}'),
         "{:?}",
         users[0]
     );
@@ -197,8 +242,15 @@ async fn a_value_nested_too_deep_fails_the_page_with_a_clear_error() {
     let (report, _dir) = run_spec(&server, Path::new(EXAMPLE), KEY).await;
     assert_eq!(report.status, Status::Failed);
     let err = report.error.unwrap();
-    assert!(err.contains("/v1/users") && err.contains("deeper than"), "{err}");
-    assert_eq!(server.requests_to("/v1/users").len(), 1, "not retried: it would not help");
+    assert!(
+        err.contains("/v1/users") && err.contains("deeper than"),
+        "{err}"
+    );
+    assert_eq!(
+        server.requests_to("/v1/users").len(),
+        1,
+        "not retried: it would not help"
+    );
 }
 
 #[tokio::test]
@@ -211,7 +263,10 @@ async fn error_messages_do_not_echo_the_vendor_body() {
     let (report, dir) = run_spec(&server, Path::new(EXAMPLE), KEY).await;
     assert_eq!(report.status, Status::Failed);
     let err = report.error.unwrap();
-    assert!(err.contains("500 Internal Server Error") && err.contains("/v1/applications"), "{err}");
+    assert!(
+        err.contains("500 Internal Server Error") && err.contains("/v1/applications"),
+        "{err}"
+    );
     assert!(!err.contains("database on fire"), "{err}");
     let written = std::fs::read_to_string(dir.path().join("report.json")).unwrap();
     assert!(!written.contains("database on fire"));
@@ -229,7 +284,9 @@ async fn a_repeating_cursor_is_an_error_after_a_bounded_number_of_requests() {
     assert_eq!(report.status, Status::Failed);
     let err = report.error.unwrap();
     assert!(
-        err.contains("stream `candidates`") && err.contains("repeats") && err.contains("cursor=page-2"),
+        err.contains("stream `candidates`")
+            && err.contains("repeats")
+            && err.contains("cursor=page-2"),
         "{err}"
     );
     assert_eq!(server.requests_to("/v1/candidates").len(), 2);
@@ -245,7 +302,11 @@ async fn max_pages_bounds_an_endless_cursor() {
             "    pagination: { type: cursor, cursor: $.next, param: cursor }\n    max_pages: 5\n",
         )
     });
-    assert!(std::fs::read_to_string(&spec).unwrap().contains("max_pages: 5"));
+    assert!(
+        std::fs::read_to_string(&spec)
+            .unwrap()
+            .contains("max_pages: 5")
+    );
     let server = common::start(Config {
         candidates_endless: true,
         ..Default::default()
@@ -254,7 +315,10 @@ async fn max_pages_bounds_an_endless_cursor() {
     let (report, _dir) = run_spec(&server, &spec, KEY).await;
     assert_eq!(report.status, Status::Failed);
     let err = report.error.unwrap();
-    assert!(err.contains("stream `candidates`") && err.contains("max_pages (5)"), "{err}");
+    assert!(
+        err.contains("stream `candidates`") && err.contains("max_pages (5)"),
+        "{err}"
+    );
     assert_eq!(server.requests_to("/v1/candidates").len(), 5);
 }
 
@@ -269,14 +333,15 @@ async fn a_mapping_that_fails_at_run_time_names_its_place_in_the_file() {
         )
     });
     let text = std::fs::read_to_string(&spec).unwrap();
-    let line = text
-        .lines()
-        .position(|l| l.contains("merge(3)"))
-        .unwrap()
-        + 1;
+    let line = text.lines().position(|l| l.contains("merge(3)")).unwrap() + 1;
     let server = common::start(Config::default()).await;
     let (report, _dir) = run_spec(&server, &spec, KEY).await;
-    assert_eq!(report.status, Status::CompletedWithInvalidRecords, "{:?}", report.error);
+    assert_eq!(
+        report.status,
+        Status::CompletedWithInvalidRecords,
+        "{:?}",
+        report.error
+    );
     let bad = &report.models["users"].invalid_records[0];
     let at = format!("{}:{line}:", spec.display());
     assert!(

@@ -136,19 +136,99 @@ pub fn normalize_datetime(s: &str) -> Option<String> {
 
 /// Filters mapper adds to minijinja's builtins (for "did you mean" hints).
 const FILTERS: &[&str] = &[
-    "abs", "attr", "batch", "bool", "capitalize", "chain", "count", "d", "datetime", "default",
-    "dictsort", "e", "escape", "first", "float", "format", "groupby", "indent", "int", "items",
-    "join", "last", "length", "lines", "list", "lower", "map", "max", "merge", "min", "nonempty",
-    "pprint", "reject", "rejectattr", "replace", "reverse", "round", "safe", "select",
-    "selectattr", "slice", "sort", "split", "string", "sum", "title", "to_object", "tojson",
-    "trim", "unique", "upper", "urlencode", "zip",
+    "abs",
+    "attr",
+    "batch",
+    "bool",
+    "capitalize",
+    "chain",
+    "count",
+    "d",
+    "datetime",
+    "default",
+    "dictsort",
+    "e",
+    "escape",
+    "first",
+    "float",
+    "format",
+    "groupby",
+    "indent",
+    "int",
+    "items",
+    "join",
+    "last",
+    "length",
+    "lines",
+    "list",
+    "lower",
+    "map",
+    "max",
+    "merge",
+    "min",
+    "nonempty",
+    "pprint",
+    "reject",
+    "rejectattr",
+    "replace",
+    "reverse",
+    "round",
+    "safe",
+    "select",
+    "selectattr",
+    "slice",
+    "sort",
+    "split",
+    "string",
+    "sum",
+    "title",
+    "to_object",
+    "tojson",
+    "trim",
+    "unique",
+    "upper",
+    "urlencode",
+    "zip",
 ];
 /// Tests known to the environment (for "did you mean" hints).
 const TESTS: &[&str] = &[
-    "boolean", "containing", "defined", "divisibleby", "endingwith", "eq", "equalto", "escaped",
-    "even", "false", "filter", "float", "ge", "greaterthan", "gt", "in", "int", "integer",
-    "iterable", "le", "lessthan", "lower", "lt", "mapping", "ne", "none", "number", "odd", "safe",
-    "sameas", "sequence", "startingwith", "string", "test", "true", "undefined", "upper",
+    "boolean",
+    "containing",
+    "defined",
+    "divisibleby",
+    "endingwith",
+    "eq",
+    "equalto",
+    "escaped",
+    "even",
+    "false",
+    "filter",
+    "float",
+    "ge",
+    "greaterthan",
+    "gt",
+    "in",
+    "int",
+    "integer",
+    "iterable",
+    "le",
+    "lessthan",
+    "lower",
+    "lt",
+    "mapping",
+    "ne",
+    "none",
+    "number",
+    "odd",
+    "safe",
+    "sameas",
+    "sequence",
+    "startingwith",
+    "string",
+    "test",
+    "true",
+    "undefined",
+    "upper",
 ];
 
 /// Whether the shared environment has a filter (`kind` "filter") or test ("test") by this name.
@@ -223,7 +303,11 @@ fn unknown_callables(text: &str) -> Vec<String> {
             }
             ast::Expr::Filter(f) => {
                 if !env_has("filter", f.name) {
-                    out.push(format!("unknown filter `{}`{}", f.name, hint(f.name, FILTERS)));
+                    out.push(format!(
+                        "unknown filter `{}`{}",
+                        f.name,
+                        hint(f.name, FILTERS)
+                    ));
                 }
                 if let Some(x) = &f.expr {
                     walk(x, out, globals);
@@ -244,17 +328,10 @@ fn unknown_callables(text: &str) -> Vec<String> {
             }
             ast::Expr::Call(c) => {
                 match c.identify_call() {
-                    ast::CallType::Function(name) => {
-                        if !globals.contains(&name) {
-                            out.push(format!(
-                                "unknown function `{name}`{}",
-                                hint(name, globals)
-                            ));
-                        }
+                    ast::CallType::Function(name) if !globals.contains(&name) => {
+                        out.push(format!("unknown function `{name}`{}", hint(name, globals)));
                     }
-                    ast::CallType::Method(x, _) | ast::CallType::Object(x) => {
-                        walk(x, out, globals)
-                    }
+                    ast::CallType::Method(x, _) | ast::CallType::Object(x) => walk(x, out, globals),
                     #[allow(unreachable_patterns)]
                     _ => {}
                 }
@@ -301,7 +378,11 @@ impl Expr {
             .map_err(|e| format!("invalid expression `{}`: {}", short(text), mj_message(&e)))?;
         let unknown = unknown_callables(text);
         if !unknown.is_empty() {
-            return Err(format!("expression `{}`: {}", short(text), unknown.join("; ")));
+            return Err(format!(
+                "expression `{}`: {}",
+                short(text),
+                unknown.join("; ")
+            ));
         }
         Ok(Expr {
             text: text.to_owned(),

@@ -328,9 +328,27 @@ impl Compiler<'_> {
         let headers = self.headers("headers", &spec.headers);
         let limits = self.limits("rate_limit", spec.rate_limit.as_ref());
         let r = spec.retry.clone().unwrap_or_default();
-        let max_attempts = self.int_in("retry.max_attempts", r.max_attempts.map(u64::from), 1, 100, 5);
-        let initial_ms = self.int_in("retry.initial_backoff_ms", r.initial_backoff_ms, 1, 600_000, 500);
-        let max_ms = self.int_in("retry.max_backoff_ms", r.max_backoff_ms, 1, 3_600_000, 30_000.max(initial_ms));
+        let max_attempts = self.int_in(
+            "retry.max_attempts",
+            r.max_attempts.map(u64::from),
+            1,
+            100,
+            5,
+        );
+        let initial_ms = self.int_in(
+            "retry.initial_backoff_ms",
+            r.initial_backoff_ms,
+            1,
+            600_000,
+            500,
+        );
+        let max_ms = self.int_in(
+            "retry.max_backoff_ms",
+            r.max_backoff_ms,
+            1,
+            3_600_000,
+            30_000.max(initial_ms),
+        );
         if max_ms < initial_ms && r.max_backoff_ms.is_some() {
             self.err(
                 "retry.max_backoff_ms",
@@ -547,10 +565,22 @@ impl Compiler<'_> {
     fn limits(&mut self, path: &str, l: Option<&spec::RateLimitSpec>) -> Limits {
         let Some(l) = l else { return Limits::default() };
         let rps = l.requests_per_second.map(|r| {
-            self.num_in(&format!("{path}.requests_per_second"), Some(r), 0.01, 10_000.0, 1.0)
+            self.num_in(
+                &format!("{path}.requests_per_second"),
+                Some(r),
+                0.01,
+                10_000.0,
+                1.0,
+            )
         });
         let conc = l.max_concurrency.map(|c| {
-            self.int_in(&format!("{path}.max_concurrency"), Some(u64::from(c)), 1, 1024, 1) as u32
+            self.int_in(
+                &format!("{path}.max_concurrency"),
+                Some(u64::from(c)),
+                1,
+                1024,
+                1,
+            ) as u32
         });
         Limits {
             requests_per_second: rps,
@@ -704,8 +734,7 @@ impl Compiler<'_> {
                 follow_link,
             } => {
                 let size = self.int_in(&format!("{path}.size"), Some(*size), 1, 1_000_000, 1);
-                let start =
-                    self.int_in(&format!("{path}.start"), *start, 0, 1_000_000_000, 1);
+                let start = self.int_in(&format!("{path}.start"), *start, 0, 1_000_000_000, 1);
                 Pagination::PageNumber {
                     param: param.clone(),
                     start,
@@ -842,9 +871,9 @@ impl Compiler<'_> {
                 256,
                 4,
             ) as usize;
-            let max_pages = s.max_pages.map(|m| {
-                self.int_in(&format!("{p}.max_pages"), Some(m), 1, 100_000_000, 1)
-            });
+            let max_pages = s
+                .max_pages
+                .map(|m| self.int_in(&format!("{p}.max_pages"), Some(m), 1, 100_000_000, 1));
             for (i, st) in s.empty_on_status.iter().enumerate() {
                 if !(100..=599).contains(st) {
                     self.err(

@@ -724,7 +724,15 @@ mod tests {
     #[test]
     fn vendor_numbers_and_headers_never_panic() {
         let base = url::Url::parse("https://api.example.com/items").unwrap();
-        for h in [r#"x>y<z; rel="next""#, "<", ">", "><", r#"<>; rel="next""#, ", , ,", ""] {
+        for h in [
+            r#"x>y<z; rel="next""#,
+            "<",
+            ">",
+            "><",
+            r#"<>; rel="next""#,
+            ", , ,",
+            "",
+        ] {
             let _ = next_link(h, &base);
         }
         assert!(next_link(r#"x>y<z; rel="next""#, &base).is_none());
@@ -735,8 +743,14 @@ mod tests {
         assert_eq!(parse_retry_after("-5"), None);
         assert_eq!(token_life(Some(&serde_json::json!(1e300))), cap);
         assert_eq!(token_life(Some(&serde_json::json!(u64::MAX))), cap);
-        assert_eq!(token_life(Some(&serde_json::json!(-10))), Duration::from_secs(1));
-        assert_eq!(token_life(Some(&serde_json::json!("120"))), Duration::from_secs(120));
+        assert_eq!(
+            token_life(Some(&serde_json::json!(-10))),
+            Duration::from_secs(1)
+        );
+        assert_eq!(
+            token_life(Some(&serde_json::json!("120"))),
+            Duration::from_secs(120)
+        );
         assert_eq!(token_life(None), Duration::from_secs(3600));
         let _ = RateLimiter::new(1e-300);
         let _ = RateLimiter::new(0.0);

@@ -98,7 +98,9 @@ pub enum LoadError {
         file: String,
     },
     /// The file is larger than any connector.
-    #[error("{file}: the file is {size} bytes; a connector file may be at most {MAX_FILE_BYTES} bytes")]
+    #[error(
+        "{file}: the file is {size} bytes; a connector file may be at most {MAX_FILE_BYTES} bytes"
+    )]
     TooLarge {
         /// The file.
         file: String,
@@ -199,7 +201,9 @@ pub fn load_str(file: &str, text: &str) -> Result<(Spec, SourceMap), LoadError> 
             file: file.to_owned(),
             pos: Pos { line: 1, col: 1 },
             path: String::new(),
-            message: "the file is empty: a connector needs at least `name`, `base_url` and `streams`".into(),
+            message:
+                "the file is empty: a connector needs at least `name`, `base_url` and `streams`"
+                    .into(),
         });
     }
     let map = source_map(file, text).map_err(|(pos, message)| LoadError::Yaml {
@@ -237,9 +241,14 @@ pub fn load_str(file: &str, text: &str) -> Result<(Spec, SourceMap), LoadError> 
             };
             path = parent;
         }
-        if ["invalid u", "invalid i", "invalid floating point", "invalid type"]
-            .iter()
-            .any(|p| message.starts_with(p))
+        if [
+            "invalid u",
+            "invalid i",
+            "invalid floating point",
+            "invalid type",
+        ]
+        .iter()
+        .any(|p| message.starts_with(p))
         {
             message = number_message(&message, scalar_at(text, pos));
         }
@@ -277,7 +286,10 @@ fn clean_message(e: &serde_saphyr::Error) -> String {
 /// The plain scalar written at `pos` (for "got ..." in messages), if short.
 fn scalar_at(text: &str, pos: Pos) -> Option<String> {
     let line = text.lines().nth(pos.line.checked_sub(1)? as usize)?;
-    let rest: String = line.chars().skip(pos.col.checked_sub(1)? as usize).collect();
+    let rest: String = line
+        .chars()
+        .skip(pos.col.checked_sub(1)? as usize)
+        .collect();
     let token: String = rest
         .chars()
         .take_while(|c| !matches!(c, ',' | '}' | ']' | '#') && !c.is_whitespace())
@@ -327,7 +339,9 @@ fn author_message(msg: &str) -> String {
     if let Some(name) = msg.strip_prefix(UNTAGGED) {
         let name = name.trim_end_matches('.').trim();
         return match name {
-            "QueryValue" => "a query parameter is text, a number, a boolean, or a list of them".into(),
+            "QueryValue" => {
+                "a query parameter is text, a number, a boolean, or a list of them".into()
+            }
             "ScalarString" => "expected text, a number or a boolean".into(),
             "Selector" => "expected a JSONPath (`$.data[*]`) or a list of `{ path, vars }`".into(),
             _ => "this value has the wrong shape here".into(),
@@ -370,12 +384,30 @@ fn author_message(msg: &str) -> String {
         }
     }
     let rewrites: &[(&str, &str)] = &[
-        ("unexpected end of input", "the file ends before this value is complete"),
-        ("recursion limit exceeded", "the document nests deeper than any connector needs"),
-        ("expected mapping start", "expected a mapping (`key: value` entries) here"),
-        ("multiple YAML documents detected", "the file holds more than one YAML document (`---`); a connector is one document"),
-        ("tabs disallowed", "a tab character in indentation: YAML indents with spaces"),
-        ("cannot deserialize null", "this value cannot be null (`~` or empty)"),
+        (
+            "unexpected end of input",
+            "the file ends before this value is complete",
+        ),
+        (
+            "recursion limit exceeded",
+            "the document nests deeper than any connector needs",
+        ),
+        (
+            "expected mapping start",
+            "expected a mapping (`key: value` entries) here",
+        ),
+        (
+            "multiple YAML documents detected",
+            "the file holds more than one YAML document (`---`); a connector is one document",
+        ),
+        (
+            "tabs disallowed",
+            "a tab character in indentation: YAML indents with spaces",
+        ),
+        (
+            "cannot deserialize null",
+            "this value cannot be null (`~` or empty)",
+        ),
     ];
     for (from, to) in rewrites {
         if msg.starts_with(from) {

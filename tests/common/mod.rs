@@ -273,7 +273,9 @@ async fn users(
         }
         if cfg.users_deep {
             let deep = format!("{}1{}", "[".repeat(500), "]".repeat(500));
-            let body = format!(r#"[{{"id": "u1", "name": {{"first": "A", "last": "B"}}, "email": null, "active": true, "x": {deep}}}]"#);
+            let body = format!(
+                r#"[{{"id": "u1", "name": {{"first": "A", "last": "B"}}, "email": null, "active": true, "x": {deep}}}]"#
+            );
             return (StatusCode::OK, [("content-type", "application/json")], body).into_response();
         }
     }
