@@ -54,6 +54,21 @@ fn check_diagnostic_lines(rel: &Path, stderr: &str) {
 }
 
 #[test]
+fn the_broken_spec_corpus_has_at_least_40_entries() {
+    let n = std::fs::read_dir("tests/fixtures/broken")
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "yaml")
+        })
+        .count();
+    assert!(n >= 40, "{n} entries");
+}
+
+#[test]
 fn a_missing_connector_file_is_reported_without_a_position() {
     let rel = Path::new("tests/fixtures/broken/no_such_file.yaml");
     assert!(!rel.exists());

@@ -252,6 +252,9 @@ pub fn load_str(file: &str, text: &str) -> Result<(Spec, SourceMap), LoadError> 
         {
             message = number_message(&message, scalar_at(text, pos));
         }
+        if message.starts_with("the file holds more than one YAML document") {
+            path.clear(); // about the file, not the key where the second document starts
+        }
         LoadError::Yaml {
             file: file.to_owned(),
             pos,
