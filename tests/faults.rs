@@ -350,3 +350,22 @@ async fn a_mapping_that_fails_at_run_time_names_its_place_in_the_file() {
         bad.reason
     );
 }
+
+#[tokio::test]
+async fn a_server_that_ignores_the_offset_is_caught_on_the_second_page() {
+    let server = common::start(Config {
+        applications_ignore_offset: true,
+        ..Default::default()
+    })
+    .await;
+    let (report, _dir) = run_spec(&server, Path::new(EXAMPLE), KEY).await;
+    assert_eq!(report.status, Status::Failed);
+    let err = report.error.unwrap();
+    assert!(
+        err.contains("stream `applications`")
+            && err.contains("same page")
+            && err.contains("offset=2"),
+        "{err}"
+    );
+    assert_eq!(server.requests_to("/v1/applications").len(), 2);
+}

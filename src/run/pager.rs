@@ -31,6 +31,9 @@ pub(super) struct Pager<'a, 'r> {
     done: bool,
     /// Hashes of the URLs requested so far: a repeat means the pagination loops.
     seen: std::collections::HashSet<u64>,
+    /// Hash of the previous page's body: a server that ignores the page parameter answers
+    /// the same page again.
+    last_body: Option<u64>,
 }
 
 impl<'a, 'r> Pager<'a, 'r> {
@@ -76,6 +79,7 @@ impl<'a, 'r> Pager<'a, 'r> {
             index: 0,
             done: false,
             seen: Default::default(),
+            last_body: None,
         })
     }
 
@@ -198,6 +202,17 @@ impl<'a, 'r> Pager<'a, 'r> {
             }
         }
         let n = recs.len() as u64;
+        let body_hash = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            resp.body.hash(&mut h);
+            h.finish()
+        };
+        if n > 0 && self.last_body.replace(body_hash) == Some(body_hash) {
+            return Err(self.fail(format!(
+                "pagination repeats itself: {what} answered the same page as the request before (does the API ignore the page parameter?)"
+            )));
+        }
         let link = resp.header("link").and_then(|l| http::next_link(l, &url));
         match &self.h.pagination {
             Pagination::None => self.done = true,

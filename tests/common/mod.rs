@@ -54,6 +54,8 @@ pub struct Config {
     pub candidates_cursor_loop: bool,
     /// The candidates cursor never ends: page-N points at page-N+1.
     pub candidates_endless: bool,
+    /// /v1/applications ignores `offset` (and reports no total): the same page forever.
+    pub applications_ignore_offset: bool,
 }
 
 impl Default for Config {
@@ -74,6 +76,7 @@ impl Default for Config {
             jobs_link: None,
             candidates_cursor_loop: false,
             candidates_endless: false,
+            applications_ignore_offset: false,
         }
     }
 }
@@ -457,6 +460,9 @@ async fn applications(
         json!({"id": "a2", "candidate_id": 101, "job_id": "j2", "stage": "applied", "status": "rejected", "source": "LinkedIn", "applied_at": "2024-01-01T00:00:00Z", "rejected_at": "2024-01-15T12:00:00Z"}),
         json!({"id": "a3", "candidate_id": 102, "job_id": "j1", "stage": "offer", "status": "hired", "source": null, "applied_at": "2024-03-01T00:00:00Z", "rejected_at": null}),
     ];
+    if s.config.lock().unwrap().applications_ignore_offset {
+        return Json(json!({"items": all[..2].to_vec()})).into_response();
+    }
     let offset: usize = q.get("offset").and_then(|v| v.parse().ok()).unwrap_or(0);
     let limit: usize = q.get("limit").and_then(|v| v.parse().ok()).unwrap_or(10);
     let items: Vec<Value> = all.iter().skip(offset).take(limit).cloned().collect();
