@@ -413,7 +413,11 @@ impl Compiler<'_> {
             if stream.is_none() {
                 self.err(
                     &format!("{p}.stream"),
-                    format!("unknown stream `{}`", l.stream),
+                    format!(
+                        "unknown stream `{}`{}",
+                        l.stream,
+                        hint(&l.stream, names.iter().map(String::as_str))
+                    ),
                 );
             }
             let key = self.key_expr(&format!("{p}.key"), &l.key);
@@ -789,7 +793,8 @@ impl Compiler<'_> {
                 c.err(
                     &format!("{p}.{field}"),
                     format!(
-                        "unknown stream `{target}` (streams: {})",
+                        "unknown stream `{target}`{} (streams: {})",
+                        hint(target, env.streams.iter().map(String::as_str)),
                         env.streams.join(", ")
                     ),
                 );
@@ -970,7 +975,8 @@ impl Compiler<'_> {
             self.err(
                 &format!("{p}.model"),
                 format!(
-                    "unknown unified model `{m}` (models: {})",
+                    "unknown unified model `{m}`{} (models: {})",
+                    hint(m, schema::model_names()),
                     schema::model_names().collect::<Vec<_>>().join(", ")
                 ),
             );
@@ -990,7 +996,8 @@ impl Compiler<'_> {
                 self.err_key(
                     &fp,
                     format!(
-                        "model `{m}` has no field `{fname}` (fields: {})",
+                        "model `{m}` has no field `{fname}`{} (fields: {})",
+                        hint(fname, schema.fields().iter().copied()),
                         schema.fields().join(", ")
                     ),
                 );
@@ -1203,7 +1210,13 @@ impl Compiler<'_> {
             ValueSource::Const(c.clone())
         } else if let Some(l) = &def.lookup {
             let Some(lookup) = env.lookups.iter().position(|n| n == l) else {
-                self.err(&format!("{p}.lookup"), format!("unknown lookup `{l}`"));
+                self.err(
+                    &format!("{p}.lookup"),
+                    format!(
+                        "unknown lookup `{l}`{}",
+                        hint(l, env.lookups.iter().map(String::as_str))
+                    ),
+                );
                 return None;
             };
             let Some(key) = &def.key else {
@@ -1309,7 +1322,13 @@ impl Compiler<'_> {
                     None
                 }
                 None => {
-                    self.err(&format!("{p}.ref"), format!("unknown unified model `{r}`"));
+                    self.err(
+                        &format!("{p}.ref"),
+                        format!(
+                            "unknown unified model `{r}`{}",
+                            hint(r, schema::model_names())
+                        ),
+                    );
                     None
                 }
             },
@@ -1413,6 +1432,13 @@ fn complete_members(target: &Value, members: &mut Vec<(String, ValueMap)>) {
     }
     ordered.append(members);
     *members = ordered;
+}
+
+/// `, did you mean `x`?` when a known name is close to `name`.
+fn hint<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> String {
+    crate::suggest::did_you_mean(name, known)
+        .map(|k| format!(", did you mean `{k}`?"))
+        .unwrap_or_default()
 }
 
 struct Names<'a> {
