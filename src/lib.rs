@@ -11,3 +11,4 @@ pub mod run;
 pub mod secret;
 pub mod spec;
 pub mod state;
+pub mod suggest;

@@ -277,8 +277,10 @@ async fn retries_5xx_and_honours_429_retry_after() {
 
 #[tokio::test]
 async fn retry_after_as_http_date_is_honoured() {
+    // an HTTP date has whole seconds: 3 s ahead is at least 2 s ahead once truncated, and
+    // the assertion below leaves a second of slack for a loaded machine
     let when =
-        httpdate::fmt_http_date(std::time::SystemTime::now() + std::time::Duration::from_secs(2));
+        httpdate::fmt_http_date(std::time::SystemTime::now() + std::time::Duration::from_secs(3));
     let server = common::start(Config {
         users_429: 1,
         retry_after: Some(when),
@@ -288,7 +290,7 @@ async fn retry_after_as_http_date_is_honoured() {
     let started = std::time::Instant::now();
     let (report, _dir) = run_example(&server, KEY).await;
     assert_eq!(report.status, Status::Success);
-    assert!(started.elapsed() >= std::time::Duration::from_millis(900));
+    assert!(started.elapsed() >= std::time::Duration::from_millis(1000));
 }
 
 #[tokio::test]
@@ -575,7 +577,7 @@ async fn requests_per_second_spaces_requests() {
         &spec,
         std::fs::read_to_string(EXAMPLE)
             .unwrap()
-            .replace("requests_per_second: 200", "requests_per_second: 20"),
+            .replace("requests_per_second: 200", "requests_per_second: 10"),
     )
     .unwrap();
     let server = common::start(Config::default()).await;
@@ -584,21 +586,21 @@ async fn requests_per_second_spaces_requests() {
     let mut t = server.arrivals.lock().unwrap().clone();
     t.sort();
     assert!(t.len() >= 14);
-    // 20/s → one slot every 51 ms; arrival jitter on loopback is far below the margin used
+    // 10/s → one slot every 102 ms; half of it is left for arrival jitter on a loaded machine
     for w in t.windows(2) {
         assert!(
-            w[1] - w[0] >= std::time::Duration::from_millis(35),
+            w[1] - w[0] >= std::time::Duration::from_millis(50),
             "{:?}",
             w[1] - w[0]
         );
     }
-    // and never more than 20 in any one-second window
+    // and never more than 10 (plus one for jitter at the window's edges) in any second
     for (i, start) in t.iter().enumerate() {
         let n = t[i..]
             .iter()
             .take_while(|x| **x - *start < std::time::Duration::from_secs(1))
             .count();
-        assert!(n <= 20);
+        assert!(n <= 11, "{n} requests within one second");
     }
 }
 

@@ -134,10 +134,234 @@ pub fn normalize_datetime(s: &str) -> Option<String> {
     dt.format(f).ok()
 }
 
+/// Filters mapper adds to minijinja's builtins (for "did you mean" hints).
+const FILTERS: &[&str] = &[
+    "abs",
+    "attr",
+    "batch",
+    "bool",
+    "capitalize",
+    "chain",
+    "count",
+    "d",
+    "datetime",
+    "default",
+    "dictsort",
+    "e",
+    "escape",
+    "first",
+    "float",
+    "format",
+    "groupby",
+    "indent",
+    "int",
+    "items",
+    "join",
+    "last",
+    "length",
+    "lines",
+    "list",
+    "lower",
+    "map",
+    "max",
+    "merge",
+    "min",
+    "nonempty",
+    "pprint",
+    "reject",
+    "rejectattr",
+    "replace",
+    "reverse",
+    "round",
+    "safe",
+    "select",
+    "selectattr",
+    "slice",
+    "sort",
+    "split",
+    "string",
+    "sum",
+    "title",
+    "to_object",
+    "tojson",
+    "trim",
+    "unique",
+    "upper",
+    "urlencode",
+    "zip",
+];
+/// Tests known to the environment (for "did you mean" hints).
+const TESTS: &[&str] = &[
+    "boolean",
+    "containing",
+    "defined",
+    "divisibleby",
+    "endingwith",
+    "eq",
+    "equalto",
+    "escaped",
+    "even",
+    "false",
+    "filter",
+    "float",
+    "ge",
+    "greaterthan",
+    "gt",
+    "in",
+    "int",
+    "integer",
+    "iterable",
+    "le",
+    "lessthan",
+    "lower",
+    "lt",
+    "mapping",
+    "ne",
+    "none",
+    "number",
+    "odd",
+    "safe",
+    "sameas",
+    "sequence",
+    "startingwith",
+    "string",
+    "test",
+    "true",
+    "undefined",
+    "upper",
+];
+
+/// Whether the shared environment has a filter (`kind` "filter") or test ("test") by this name.
+fn env_has(kind: &str, name: &str) -> bool {
+    static CACHE: LazyLock<std::sync::Mutex<std::collections::HashMap<(String, String), bool>>> =
+        LazyLock::new(Default::default);
+    let key = (kind.to_owned(), name.to_owned());
+    if let Some(v) = CACHE.lock().ok().and_then(|c| c.get(&key).copied()) {
+        return v;
+    }
+    let found = ENV
+        .compile_expression(if kind == "filter" {
+            "name is filter"
+        } else {
+            "name is test"
+        })
+        .and_then(|e| e.eval(minijinja::context! { name => name }))
+        .map(|v| v.is_true())
+        .unwrap_or(true);
+    if let Ok(mut c) = CACHE.lock() {
+        c.insert(key, found);
+    }
+    found
+}
+
+/// Every filter, test or function the expression calls that the environment does not have,
+/// as messages for the author (`unknown filter `uper`, did you mean `upper`?`).
+fn unknown_callables(text: &str) -> Vec<String> {
+    use minijinja::machinery::ast;
+    fn hint(name: &str, known: &[&str]) -> String {
+        match crate::suggest::did_you_mean(name, known.iter().copied()) {
+            Some(k) => format!(", did you mean `{k}`?"),
+            None => String::new(),
+        }
+    }
+    fn walk(e: &ast::Expr, out: &mut Vec<String>, globals: &[&str]) {
+        let args = |a: &[ast::CallArg], out: &mut Vec<String>| {
+            for arg in a {
+                match arg {
+                    ast::CallArg::Pos(x)
+                    | ast::CallArg::Kwarg(_, x)
+                    | ast::CallArg::PosSplat(x)
+                    | ast::CallArg::KwargSplat(x) => walk(x, out, globals),
+                }
+            }
+        };
+        match e {
+            ast::Expr::Var(_) | ast::Expr::Const(_) => {}
+            ast::Expr::Slice(s) => {
+                walk(&s.expr, out, globals);
+                for x in [&s.start, &s.stop, &s.step].into_iter().flatten() {
+                    walk(x, out, globals);
+                }
+            }
+            ast::Expr::UnaryOp(u) => walk(&u.expr, out, globals),
+            ast::Expr::BinOp(b) => {
+                walk(&b.left, out, globals);
+                walk(&b.right, out, globals);
+            }
+            ast::Expr::Compare(c) => {
+                walk(&c.expr, out, globals);
+                for op in &c.ops {
+                    walk(&op.expr, out, globals);
+                }
+            }
+            ast::Expr::IfExpr(i) => {
+                walk(&i.test_expr, out, globals);
+                walk(&i.true_expr, out, globals);
+                if let Some(f) = &i.false_expr {
+                    walk(f, out, globals);
+                }
+            }
+            ast::Expr::Filter(f) => {
+                if !env_has("filter", f.name) {
+                    out.push(format!(
+                        "unknown filter `{}`{}",
+                        f.name,
+                        hint(f.name, FILTERS)
+                    ));
+                }
+                if let Some(x) = &f.expr {
+                    walk(x, out, globals);
+                }
+                args(&f.args, out);
+            }
+            ast::Expr::Test(t) => {
+                if !env_has("test", t.name) {
+                    out.push(format!("unknown test `{}`{}", t.name, hint(t.name, TESTS)));
+                }
+                walk(&t.expr, out, globals);
+                args(&t.args, out);
+            }
+            ast::Expr::GetAttr(g) => walk(&g.expr, out, globals),
+            ast::Expr::GetItem(g) => {
+                walk(&g.expr, out, globals);
+                walk(&g.subscript_expr, out, globals);
+            }
+            ast::Expr::Call(c) => {
+                match c.identify_call() {
+                    ast::CallType::Function(name) if !globals.contains(&name) => {
+                        out.push(format!("unknown function `{name}`{}", hint(name, globals)));
+                    }
+                    ast::CallType::Method(x, _) | ast::CallType::Object(x) => walk(x, out, globals),
+                    #[allow(unreachable_patterns)]
+                    _ => {}
+                }
+                args(&c.args, out);
+            }
+            ast::Expr::List(l) => l.items.iter().for_each(|x| walk(x, out, globals)),
+            ast::Expr::Tuple(t) => t.items.iter().for_each(|x| walk(x, out, globals)),
+            ast::Expr::Map(m) => {
+                for x in m.keys.iter().chain(m.values.iter()) {
+                    walk(x, out, globals);
+                }
+            }
+        }
+    }
+    let Ok(ast) = minijinja::machinery::parse_expr(text) else {
+        return Vec::new(); // syntax errors are reported by the compiler
+    };
+    let globals: Vec<&str> = ENV.globals().map(|(n, _)| n).collect();
+    let mut out = Vec::new();
+    walk(&ast, &mut out, &globals);
+    out.dedup();
+    out
+}
+
 /// A compiled expression evaluating to a typed value.
 pub struct Expr {
     text: String,
     compiled: Expression<'static, 'static>,
+    /// Where the expression is written (`file:line:column`), prefixed to run-time errors.
+    loc: String,
 }
 
 impl std::fmt::Debug for Expr {
@@ -151,11 +375,26 @@ impl Expr {
     pub fn compile(text: &str) -> Result<Expr, String> {
         let compiled = ENV
             .compile_expression_owned(text.to_owned())
-            .map_err(|e| format!("invalid expression `{text}`: {}", mj_message(&e)))?;
+            .map_err(|e| format!("invalid expression `{}`: {}", short(text), mj_message(&e)))?;
+        let unknown = unknown_callables(text);
+        if !unknown.is_empty() {
+            return Err(format!(
+                "expression `{}`: {}",
+                short(text),
+                unknown.join("; ")
+            ));
+        }
         Ok(Expr {
             text: text.to_owned(),
             compiled,
+            loc: String::new(),
         })
+    }
+
+    /// The same expression, its run-time errors prefixed with `loc` (`file:line:column`).
+    pub fn located(mut self, loc: String) -> Expr {
+        self.loc = loc;
+        self
     }
 
     /// The source text.
@@ -171,14 +410,28 @@ impl Expr {
 
     /// Evaluates to a minijinja value.
     pub fn eval_raw(&self, ctx: &MjValue) -> Result<MjValue, String> {
-        self.compiled
-            .eval(ctx.clone())
-            .map_err(|e| format!("expression `{}` failed: {}", self.text, mj_message(&e)))
+        self.compiled.eval(ctx.clone()).map_err(|e| {
+            let at = if self.loc.is_empty() {
+                String::new()
+            } else {
+                format!("{}: ", self.loc)
+            };
+            format!("{at}expression `{}` failed: {}", self.text, mj_message(&e))
+        })
     }
 
     /// Evaluates to a truth value (for filters).
     pub fn is_true(&self, ctx: &MjValue) -> Result<bool, String> {
         Ok(self.eval_raw(ctx)?.is_true())
+    }
+}
+
+/// The start of a long text, for messages.
+pub fn short(text: &str) -> String {
+    if text.chars().count() <= 80 {
+        text.to_owned()
+    } else {
+        format!("{}…", text.chars().take(60).collect::<String>())
     }
 }
 
@@ -251,6 +504,18 @@ impl Template {
     /// The source text.
     pub fn as_str(&self) -> &str {
         &self.text
+    }
+
+    /// The same template, its run-time errors prefixed with `loc` (`file:line:column`).
+    pub fn located(mut self, loc: String) -> Template {
+        self.parts = std::mem::take(&mut self.parts)
+            .into_iter()
+            .map(|p| match p {
+                Part::Expr(e) => Part::Expr(e.located(loc.clone())),
+                lit => lit,
+            })
+            .collect();
+        self
     }
 
     /// Renders to text; an undefined or null expression renders as the empty string.

@@ -4,6 +4,9 @@
 use jsonpath_rust::parser::model::JpQuery;
 use serde_json::Value;
 
+/// Deepest bracket nesting accepted in a JSONPath.
+const MAX_NESTING: usize = 32;
+
 /// A parsed JSONPath.
 #[derive(Debug, Clone)]
 pub struct JsonPath {
@@ -30,6 +33,23 @@ impl JsonPath {
         let t = text.trim();
         if !t.starts_with('$') {
             return Err(format!("JSONPath `{text}` must start with `$`"));
+        }
+        // the parser recurses on brackets: refuse nesting no path needs before it overflows
+        let mut depth = 0usize;
+        for c in t.chars() {
+            match c {
+                '(' | '[' => {
+                    depth += 1;
+                    if depth > MAX_NESTING {
+                        return Err(format!(
+                            "JSONPath `{}…` nests brackets deeper than {MAX_NESTING} levels",
+                            t.chars().take(40).collect::<String>()
+                        ));
+                    }
+                }
+                ')' | ']' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
         }
         let full = jsonpath_rust::parser::parse_json_path(t)
             .map_err(|e| format!("invalid JSONPath `{text}`: {}", one_line(&e.to_string())))?;

@@ -25,9 +25,9 @@ use std::time::Duration;
 pub struct Diagnostic {
     /// The file.
     pub file: String,
-    /// Line, from 1.
+    /// Line, from 1 (0: the problem is the file as a whole, e.g. it cannot be read).
     pub line: u32,
-    /// Column, from 1.
+    /// Column, from 1 (0 with line 0).
     pub col: u32,
     /// Spec path, e.g. `streams.candidates.fields.email`.
     pub path: String,
@@ -37,7 +37,12 @@ pub struct Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: ", self.file, self.line, self.col)?;
+        if self.line == 0 {
+            // about the file as a whole (it could not be read): no position to give
+            write!(f, "{}: ", self.file)?;
+        } else {
+            write!(f, "{}:{}:{}: ", self.file, self.line, self.col)?;
+        }
         if !self.path.is_empty() {
             write!(f, "{}: ", self.path)?;
         }
@@ -75,13 +80,22 @@ impl CompileError {
                     message: message.clone(),
                 }]
             }
-            CompileError::Load(e @ LoadError::Io { file, .. }) => {
+            CompileError::Load(
+                e @ (LoadError::Io { file, .. }
+                | LoadError::Directory { file }
+                | LoadError::TooLarge { file, .. }),
+            ) => {
+                // no position: the file itself could not be read
+                let text = e.to_string();
                 vec![Diagnostic {
                     file: file.clone(),
                     line: 0,
                     col: 0,
                     path: String::new(),
-                    message: e.to_string(),
+                    message: text
+                        .strip_prefix(&format!("{file}: "))
+                        .unwrap_or(&text)
+                        .to_owned(),
                 }]
             }
         }
@@ -102,9 +116,12 @@ pub fn compile(spec: &Spec, map: &SourceMap, file: &Path) -> Result<Plan, Vec<Di
         inputs: spec.inputs.keys().cloned().collect(),
     };
     let plan = c.plan(spec, file);
-    if c.diags.is_empty() {
-        Ok(plan.expect("a plan when there are no diagnostics"))
+    if let (true, Some(plan)) = (c.diags.is_empty(), plan) {
+        Ok(plan)
     } else {
+        if c.diags.is_empty() {
+            c.err("", "the connector could not be compiled");
+        }
         c.diags.sort_by_key(|d| (d.line, d.col));
         c.diags.dedup();
         Err(c.diags)
@@ -146,6 +163,12 @@ impl Compiler<'_> {
             path: path.to_owned(),
             message: message.into(),
         });
+    }
+
+    /// `file:line:column` of the node at `path`, for run-time messages.
+    fn loc(&self, path: &str) -> String {
+        let pos = self.map.pos(path);
+        format!("{}:{}:{}", self.map.file, pos.line, pos.col)
     }
 
     fn err_key(&mut self, path: &str, message: impl Into<String>) {
@@ -194,6 +217,7 @@ impl Compiler<'_> {
     fn template(&mut self, path: &str, text: &str, allowed: &[&str]) -> Option<Template> {
         match Template::compile(text) {
             Ok(t) => {
+                let t = t.located(self.loc(path));
                 self.check_vars(
                     path,
                     "template",
@@ -213,6 +237,7 @@ impl Compiler<'_> {
     fn expr(&mut self, path: &str, text: &str, allowed: &[&str]) -> Option<Expr> {
         match Expr::compile(text) {
             Ok(e) => {
+                let e = e.located(self.loc(path));
                 self.check_vars(
                     path,
                     "expression",
@@ -303,20 +328,59 @@ impl Compiler<'_> {
         let headers = self.headers("headers", &spec.headers);
         let limits = self.limits("rate_limit", spec.rate_limit.as_ref());
         let r = spec.retry.clone().unwrap_or_default();
+        let max_attempts = self.int_in(
+            "retry.max_attempts",
+            r.max_attempts.map(u64::from),
+            1,
+            100,
+            5,
+        );
+        let initial_ms = self.int_in(
+            "retry.initial_backoff_ms",
+            r.initial_backoff_ms,
+            1,
+            600_000,
+            500,
+        );
+        let max_ms = self.int_in(
+            "retry.max_backoff_ms",
+            r.max_backoff_ms,
+            1,
+            3_600_000,
+            30_000.max(initial_ms),
+        );
+        if max_ms < initial_ms && r.max_backoff_ms.is_some() {
+            self.err(
+                "retry.max_backoff_ms",
+                format!("`max_backoff_ms` ({max_ms}) must be at least `initial_backoff_ms` ({initial_ms})"),
+            );
+        }
         let retry = RetryPolicy {
-            max_attempts: r.max_attempts.unwrap_or(5).max(1),
-            initial_backoff: Duration::from_millis(r.initial_backoff_ms.unwrap_or(500)),
-            max_backoff: Duration::from_millis(r.max_backoff_ms.unwrap_or(30_000)),
-            max_retry_after: Duration::from_secs(r.max_retry_after_secs.unwrap_or(120)),
+            max_attempts: max_attempts as u32,
+            initial_backoff: Duration::from_millis(initial_ms),
+            max_backoff: Duration::from_millis(max_ms.max(initial_ms)),
+            max_retry_after: Duration::from_secs(self.int_in(
+                "retry.max_retry_after_secs",
+                r.max_retry_after_secs,
+                1,
+                86_400,
+                120,
+            )),
+            max_rate_limit_wait: Duration::from_secs(self.int_in(
+                "retry.max_rate_limit_wait_secs",
+                r.max_rate_limit_wait_secs,
+                1,
+                86_400,
+                900,
+            )),
         };
-        let timeout = match spec.timeout_secs {
-            Some(t) if !(t > 0.0 && t.is_finite()) => {
-                self.err("timeout_secs", "timeout_secs must be a positive number");
-                Duration::from_secs(60)
-            }
-            Some(t) => Duration::from_secs_f64(t),
-            None => Duration::from_secs(60),
-        };
+        let timeout = Duration::from_secs_f64(self.num_in(
+            "timeout_secs",
+            spec.timeout_secs,
+            0.1,
+            3600.0,
+            60.0,
+        ));
         let sandbox = spec.sandbox.as_ref().map(|s| {
             let p = file.parent().unwrap_or(Path::new(".")).join(&s.cassette);
             if !p.is_file() {
@@ -349,7 +413,11 @@ impl Compiler<'_> {
             if stream.is_none() {
                 self.err(
                     &format!("{p}.stream"),
-                    format!("unknown stream `{}`", l.stream),
+                    format!(
+                        "unknown stream `{}`{}",
+                        l.stream,
+                        hint(&l.stream, names.iter().map(String::as_str))
+                    ),
                 );
             }
             let key = self.key_expr(&format!("{p}.key"), &l.key);
@@ -500,23 +568,65 @@ impl Compiler<'_> {
 
     fn limits(&mut self, path: &str, l: Option<&spec::RateLimitSpec>) -> Limits {
         let Some(l) = l else { return Limits::default() };
-        if let Some(r) = l.requests_per_second
-            && !(r > 0.0 && r.is_finite())
-        {
-            self.err(
+        let rps = l.requests_per_second.map(|r| {
+            self.num_in(
                 &format!("{path}.requests_per_second"),
-                "requests_per_second must be a positive number",
-            );
-        }
-        if l.max_concurrency == Some(0) {
-            self.err(
+                Some(r),
+                0.01,
+                10_000.0,
+                1.0,
+            )
+        });
+        let conc = l.max_concurrency.map(|c| {
+            self.int_in(
                 &format!("{path}.max_concurrency"),
-                "max_concurrency must be at least 1",
-            );
-        }
+                Some(u64::from(c)),
+                1,
+                1024,
+                1,
+            ) as u32
+        });
         Limits {
-            requests_per_second: l.requests_per_second.filter(|r| *r > 0.0 && r.is_finite()),
-            max_concurrency: l.max_concurrency.filter(|c| *c > 0),
+            requests_per_second: rps,
+            max_concurrency: conc,
+        }
+    }
+
+    /// An integer setting checked against its accepted range (`default` when absent or out
+    /// of range, with a diagnostic).
+    fn int_in(&mut self, path: &str, v: Option<u64>, lo: u64, hi: u64, default: u64) -> u64 {
+        match v {
+            None => default,
+            Some(v) if (lo..=hi).contains(&v) => v,
+            Some(v) => {
+                let name = path.rsplit('.').next().unwrap_or(path);
+                self.err(
+                    path,
+                    format!("`{name}` must be between {lo} and {hi} (got {v})"),
+                );
+                default.clamp(lo, hi)
+            }
+        }
+    }
+
+    /// A number setting checked against its accepted range, like [`Compiler::int_in`].
+    fn num_in(&mut self, path: &str, v: Option<f64>, lo: f64, hi: f64, default: f64) -> f64 {
+        match v {
+            None => default,
+            Some(v) if v.is_finite() && v >= lo && v <= hi => v,
+            Some(v) => {
+                let name = path.rsplit('.').next().unwrap_or(path);
+                let got = if v != 0.0 && !(1e-4..1e15).contains(&v.abs()) {
+                    format!("{v:e}")
+                } else {
+                    v.to_string()
+                };
+                self.err(
+                    path,
+                    format!("`{name}` must be between {lo} and {hi} (got {got})"),
+                );
+                default.clamp(lo, hi)
+            }
         }
     }
 
@@ -560,11 +670,20 @@ impl Compiler<'_> {
                 if options.is_empty() {
                     self.err(path, "any_of needs at least one option");
                 }
-                let opts: Vec<Auth> = options
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, o)| self.auth(&format!("{path}.options[{i}]"), o))
-                    .collect();
+                let mut opts = Vec::new();
+                for (i, o) in options.iter().enumerate() {
+                    let op = format!("{path}.options[{i}]");
+                    if matches!(o, AuthSpec::AnyOf { .. }) {
+                        self.err(
+                            &op,
+                            "an any_of option cannot itself be any_of: list its alternatives in the outer `options`",
+                        );
+                        continue;
+                    }
+                    if let Some(a) = self.auth(&op, o) {
+                        opts.push(a);
+                    }
+                }
                 Auth::AnyOf(opts)
             }
         })
@@ -607,7 +726,8 @@ impl Compiler<'_> {
                 None => Pagination::None,
             },
             PaginationSpec::LinkHeader { page_size } => Pagination::LinkHeader {
-                page_size: *page_size,
+                page_size: page_size
+                    .map(|n| self.int_in(&format!("{path}.page_size"), Some(n), 1, 1_000_000, 1)),
             },
             PaginationSpec::PageNumber {
                 param,
@@ -617,14 +737,13 @@ impl Compiler<'_> {
                 total_pages,
                 follow_link,
             } => {
-                if *size == 0 {
-                    self.err(&format!("{path}.size"), "size must be at least 1");
-                }
+                let size = self.int_in(&format!("{path}.size"), Some(*size), 1, 1_000_000, 1);
+                let start = self.int_in(&format!("{path}.start"), *start, 0, 1_000_000_000, 1);
                 Pagination::PageNumber {
                     param: param.clone(),
-                    start: start.unwrap_or(1),
+                    start,
                     size_param: size_param.clone(),
-                    size: *size,
+                    size,
                     total_pages: total_pages
                         .as_ref()
                         .and_then(|t| self.jsonpath(&format!("{path}.total_pages"), t)),
@@ -637,13 +756,11 @@ impl Compiler<'_> {
                 limit,
                 total,
             } => {
-                if *limit == 0 {
-                    self.err(&format!("{path}.limit"), "limit must be at least 1");
-                }
+                let limit = self.int_in(&format!("{path}.limit"), Some(*limit), 1, 1_000_000, 1);
                 Pagination::Offset {
                     offset_param: offset_param.clone(),
                     limit_param: limit_param.clone(),
-                    limit: *limit,
+                    limit,
                     total: total
                         .as_ref()
                         .and_then(|t| self.jsonpath(&format!("{path}.total"), t)),
@@ -676,7 +793,8 @@ impl Compiler<'_> {
                 c.err(
                     &format!("{p}.{field}"),
                     format!(
-                        "unknown stream `{target}` (streams: {})",
+                        "unknown stream `{target}`{} (streams: {})",
+                        hint(target, env.streams.iter().map(String::as_str)),
                         env.streams.join(", ")
                     ),
                 );
@@ -751,35 +869,54 @@ impl Compiler<'_> {
                 None => Pagination::None,
             };
             let limits = self.limits(&format!("{p}.rate_limit"), s.rate_limit.as_ref());
-            if s.concurrency == Some(0) {
-                self.err(
-                    &format!("{p}.concurrency"),
-                    "concurrency must be at least 1",
-                );
+            let concurrency = self.int_in(
+                &format!("{p}.concurrency"),
+                s.concurrency.map(u64::from),
+                1,
+                256,
+                4,
+            ) as usize;
+            let max_pages = s
+                .max_pages
+                .map(|m| self.int_in(&format!("{p}.max_pages"), Some(m), 1, 100_000_000, 1));
+            for (i, st) in s.empty_on_status.iter().enumerate() {
+                if !(100..=599).contains(st) {
+                    self.err(
+                        &format!("{p}.empty_on_status[{i}]"),
+                        format!("`empty_on_status` entries must be between 100 and 599 (got {st})"),
+                    );
+                }
             }
+            let delta = req.delta.as_ref().map(|d| {
+                let overlap = self.int_in(
+                    &format!("{rp}.delta.overlap_secs"),
+                    d.overlap_secs,
+                    0,
+                    31_536_000,
+                    300,
+                );
+                (d.param.clone(), Duration::from_secs(overlap))
+            });
             Source::Http(Box::new(HttpSource {
                 method,
                 path: path?,
                 query,
                 headers,
                 for_each,
-                concurrency: s.concurrency.unwrap_or(4).max(1) as usize,
+                concurrency,
                 records: records?,
                 pagination,
                 limits,
                 empty_on_status: s.empty_on_status.clone(),
-                delta: req.delta.as_ref().map(|d| {
-                    (
-                        d.param.clone(),
-                        Duration::from_secs(d.overlap_secs.unwrap_or(300)),
-                    )
-                }),
+                delta,
+                max_pages,
             }))
         } else if let Some(from) = &s.from {
             for (k, set) in [
                 ("records", s.records.is_some()),
                 ("for_each", s.for_each.is_some()),
                 ("pagination", s.pagination.is_some()),
+                ("max_pages", s.max_pages.is_some()),
             ] {
                 if set {
                     self.err(
@@ -838,7 +975,8 @@ impl Compiler<'_> {
             self.err(
                 &format!("{p}.model"),
                 format!(
-                    "unknown unified model `{m}` (models: {})",
+                    "unknown unified model `{m}`{} (models: {})",
+                    hint(m, schema::model_names()),
                     schema::model_names().collect::<Vec<_>>().join(", ")
                 ),
             );
@@ -858,7 +996,8 @@ impl Compiler<'_> {
                 self.err_key(
                     &fp,
                     format!(
-                        "model `{m}` has no field `{fname}` (fields: {})",
+                        "model `{m}` has no field `{fname}`{} (fields: {})",
+                        hint(fname, schema.fields().iter().copied()),
                         schema.fields().join(", ")
                     ),
                 );
@@ -1071,7 +1210,13 @@ impl Compiler<'_> {
             ValueSource::Const(c.clone())
         } else if let Some(l) = &def.lookup {
             let Some(lookup) = env.lookups.iter().position(|n| n == l) else {
-                self.err(&format!("{p}.lookup"), format!("unknown lookup `{l}`"));
+                self.err(
+                    &format!("{p}.lookup"),
+                    format!(
+                        "unknown lookup `{l}`{}",
+                        hint(l, env.lookups.iter().map(String::as_str))
+                    ),
+                );
                 return None;
             };
             let Some(key) = &def.key else {
@@ -1177,7 +1322,13 @@ impl Compiler<'_> {
                     None
                 }
                 None => {
-                    self.err(&format!("{p}.ref"), format!("unknown unified model `{r}`"));
+                    self.err(
+                        &format!("{p}.ref"),
+                        format!(
+                            "unknown unified model `{r}`{}",
+                            hint(r, schema::model_names())
+                        ),
+                    );
                     None
                 }
             },
@@ -1247,6 +1398,7 @@ impl Compiler<'_> {
             cast,
             unique: def.unique.unwrap_or(false),
             null_if_empty: def.null_if_empty.unwrap_or(false),
+            loc: self.loc(p),
         })
     }
 }
@@ -1285,6 +1437,7 @@ fn complete_members(target: &Value, members: &mut Vec<(String, ValueMap)>) {
                     cast: None,
                     unique: false,
                     null_if_empty: false,
+                    loc: String::new(),
                 },
             )),
             None => {}
@@ -1292,6 +1445,13 @@ fn complete_members(target: &Value, members: &mut Vec<(String, ValueMap)>) {
     }
     ordered.append(members);
     *members = ordered;
+}
+
+/// `, did you mean `x`?` when a known name is close to `name`.
+fn hint<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> String {
+    crate::suggest::did_you_mean(name, known)
+        .map(|k| format!(", did you mean `{k}`?"))
+        .unwrap_or_default()
 }
 
 struct Names<'a> {

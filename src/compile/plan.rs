@@ -191,6 +191,8 @@ pub struct RetryPolicy {
     pub max_backoff: Duration,
     /// Largest `Retry-After` honoured.
     pub max_retry_after: Duration,
+    /// Total time one request may spend waiting out 429 answers.
+    pub max_rate_limit_wait: Duration,
 }
 
 /// A JSONPath or template evaluated against a record's scope.
@@ -290,6 +292,8 @@ pub struct HttpSource {
     pub empty_on_status: Vec<u16>,
     /// Incremental filter: query parameter and safety overlap.
     pub delta: Option<(String, Duration)>,
+    /// Most pages one request may take.
+    pub max_pages: Option<u64>,
 }
 
 /// Pagination, compiled.
@@ -401,6 +405,8 @@ pub struct ValueMap {
     pub unique: bool,
     /// Empty object/array → null.
     pub null_if_empty: bool,
+    /// Where the mapping is written (`file:line:column`), for run-time errors.
+    pub loc: String,
 }
 
 /// An enum map: vendor values to unified ones.

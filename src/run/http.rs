@@ -22,8 +22,12 @@ impl RateLimiter {
     /// A limiter for `rps` requests per second.
     pub fn new(rps: f64) -> Self {
         // 2% margin: a server counting a closed one-second window never sees rps + 1
+        // the compiler keeps rps within 0.01..=10000; stay finite whatever comes in
+        let interval = Duration::try_from_secs_f64(1.02 / rps)
+            .unwrap_or(Duration::from_secs(102))
+            .min(Duration::from_secs(102));
         RateLimiter {
-            interval: Duration::from_secs_f64(1.02 / rps),
+            interval,
             next: Mutex::new(Instant::now()),
         }
     }
@@ -95,6 +99,8 @@ pub struct Client {
     token: Mutex<Option<Token>>,
     /// Hides secrets in messages.
     pub redactor: Redactor,
+    /// Invalid UTF-8 sequences in response bodies, replaced by U+FFFD.
+    pub invalid_utf8: AtomicU64,
 }
 
 fn host_port(u: &url::Url) -> (String, Option<u16>) {
@@ -158,6 +164,7 @@ impl Client {
             },
             token: Mutex::new(None),
             redactor,
+            invalid_utf8: AtomicU64::new(0),
         })
     }
 
@@ -270,27 +277,30 @@ impl Client {
             headers,
             form: Some(form),
         };
-        let resp = self
-            .send_with_retries(&req, counters, None, false)
+        let (resp, _) = self
+            .send_with_retries(&req, counters, None, false, false)
             .await
             .map_err(|e| format!("token request: {e}"))?;
+        let url = self.redactor.redact(url.as_str());
         if !(200..300).contains(&resp.status) {
             return Err(format!(
-                "token request POST {} answered {}: {}",
-                url,
-                status_text(resp.status),
-                self.snippet(&resp.body)
+                "token request POST {url} answered {}",
+                status_text(resp.status)
             ));
         }
         #[derive(serde::Deserialize)]
         struct TokenResponse {
             access_token: String,
             #[serde(default)]
-            expires_in: Option<f64>,
+            expires_in: Option<serde_json::Value>,
         }
-        let t: TokenResponse = serde_json::from_slice(&resp.body)
-            .map_err(|e| format!("token response of POST {url} is not a token: {e}"))?;
-        let life = Duration::from_secs_f64(t.expires_in.unwrap_or(3600.0).max(1.0));
+        let t: TokenResponse = serde_json::from_slice(&resp.body).map_err(|e| {
+            format!(
+                "token response of POST {url} is not a token (expected JSON with `access_token`): {}",
+                json_error(&e)
+            )
+        })?;
+        let life = token_life(t.expires_in.as_ref());
         // refresh a little before the server would refuse it
         let expires = Instant::now() + life - Duration::from_secs(30).min(life / 10);
         let value = Secret::new(t.access_token);
@@ -312,6 +322,35 @@ impl Client {
         counters: &Counters,
         stream_gate: Option<&Gate>,
     ) -> Result<Response, String> {
+        self.get_inner(method, url, extra_headers, counters, stream_gate, false)
+            .await
+            .map(|(r, _)| r)
+    }
+
+    /// Like [`Client::get`], and parses a 2xx body as JSON (a blank body is null). A 2xx
+    /// body that is not JSON (cut short, garbled) is retried like a 5xx; invalid UTF-8 in
+    /// it is replaced by U+FFFD and counted in [`Client::invalid_utf8`].
+    pub async fn get_json(
+        &self,
+        method: &reqwest::Method,
+        url: url::Url,
+        extra_headers: &[(String, String)],
+        counters: &Counters,
+        stream_gate: Option<&Gate>,
+    ) -> Result<(Response, serde_json::Value), String> {
+        self.get_inner(method, url, extra_headers, counters, stream_gate, true)
+            .await
+    }
+
+    async fn get_inner(
+        &self,
+        method: &reqwest::Method,
+        url: url::Url,
+        extra_headers: &[(String, String)],
+        counters: &Counters,
+        stream_gate: Option<&Gate>,
+        json: bool,
+    ) -> Result<(Response, serde_json::Value), String> {
         let mut headers: Vec<(String, String)> = vec![("Accept".into(), "application/json".into())];
         headers.extend(self.static_headers.iter().cloned());
         if let ResolvedAuth::Headers(h) = &self.auth {
@@ -330,8 +369,8 @@ impl Client {
             if let Some(h) = self.bearer(refreshed, counters).await? {
                 attempt_req.headers.push(h);
             }
-            let resp = self
-                .send_with_retries(&attempt_req, counters, stream_gate, true)
+            let (resp, body) = self
+                .send_with_retries(&attempt_req, counters, stream_gate, true, json)
                 .await?;
             if resp.status == 401 && matches!(self.auth, ResolvedAuth::OAuth2 { .. }) && !refreshed
             {
@@ -344,7 +383,34 @@ impl Client {
                 continue;
             }
             req.form = None;
-            return Ok(resp);
+            return Ok((resp, body));
+        }
+    }
+
+    /// Parses a 2xx body: `Ok(None)` when it is not JSON (worth a retry), `Err` when it is
+    /// JSON that mapper cannot read (nested too deep: a retry would not help).
+    fn parse_body(&self, what: &str, body: &[u8]) -> Result<Option<serde_json::Value>, String> {
+        if body.iter().all(|b| b.is_ascii_whitespace()) {
+            return Ok(Some(serde_json::Value::Null));
+        }
+        let (text, invalid) = lossy_utf8(body);
+        if invalid > 0 {
+            self.invalid_utf8
+                .fetch_add(invalid as u64, Ordering::Relaxed);
+            tracing::warn!(
+                "{what}: {invalid} invalid UTF-8 sequence(s) in the response, replaced by U+FFFD"
+            );
+        }
+        match serde_json::from_str(&text) {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.to_string().contains("recursion limit") => Err(format!(
+                "{what}: the response nests values deeper than {MAX_JSON_DEPTH} levels, which mapper does not read ({})",
+                json_error(&e)
+            )),
+            Err(e) => {
+                tracing::warn!("{what}: the response is not JSON ({})", json_error(&e));
+                Ok(None)
+            }
         }
     }
 
@@ -354,10 +420,14 @@ impl Client {
         counters: &Counters,
         stream_gate: Option<&Gate>,
         gated: bool,
-    ) -> Result<Response, String> {
+        json: bool,
+    ) -> Result<(Response, serde_json::Value), String> {
         let mut attempt = 0u32;
+        // 429 answers do not spend attempts: they are waited out within this deadline
+        let mut limited = 0u32;
+        let mut limited_since: Option<Instant> = None;
+        let what = format!("{} {}", req.method, self.redactor.redact(req.url.as_str()));
         loop {
-            attempt += 1;
             let result = {
                 let _g = match (gated, &self.gate.slots) {
                     (true, Some(s)) => Some(s.acquire().await.map_err(|e| e.to_string())?),
@@ -376,63 +446,129 @@ impl Client {
                 counters.requests.fetch_add(1, Ordering::Relaxed);
                 self.transport.send(req).await
             };
-            let what = format!("{} {}", req.method, self.redactor.redact(req.url.as_str()));
-            let wait = match &result {
+            // what went wrong, if anything: (message, wait before the next try)
+            let (problem, wait) = match result {
                 Ok(r) if r.status == 429 => {
+                    limited += 1;
+                    let since = *limited_since.get_or_insert_with(Instant::now);
                     let ra = r
                         .header("retry-after")
                         .and_then(parse_retry_after)
                         .map(|d| d.min(self.retry.max_retry_after));
+                    // honour Retry-After, but never hammer the server faster than the backoff
+                    let w = ra.unwrap_or(Duration::ZERO).max(self.backoff(limited));
+                    let budget = self.retry.max_rate_limit_wait;
+                    if since.elapsed() + w > budget {
+                        return Err(format!(
+                            "{what}: still 429 Too Many Requests after {limited} answers and {:.0}s of waiting (max_rate_limit_wait_secs: {})",
+                            since.elapsed().as_secs_f64(),
+                            budget.as_secs()
+                        ));
+                    }
                     tracing::warn!(
-                        "{what}: 429 Too Many Requests (attempt {attempt}), waiting {:?}",
-                        ra.unwrap_or_else(|| self.backoff(attempt))
+                        "{what}: 429 Too Many Requests ({limited} so far), waiting {w:?}"
                     );
-                    Some(ra.unwrap_or_else(|| self.backoff(attempt)))
+                    counters.retries.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(w).await;
+                    continue;
                 }
                 Ok(r) if r.status >= 500 => {
-                    tracing::warn!("{what}: {} (attempt {attempt})", status_text(r.status));
-                    Some(self.backoff(attempt))
+                    attempt += 1;
+                    (status_text(r.status), self.backoff(attempt))
                 }
-                Ok(_) => None,
+                Ok(r) if json && (200..300).contains(&r.status) => {
+                    attempt += 1;
+                    match self.parse_body(&what, &r.body)? {
+                        Some(v) => return Ok((r, v)),
+                        None => (
+                            format!("{}, but the body is not JSON", status_text(r.status)),
+                            self.backoff(attempt),
+                        ),
+                    }
+                }
+                Ok(r) => return Ok((r, serde_json::Value::Null)),
                 Err(e) if e.is_transient() => {
-                    tracing::warn!("{what}: {e} (attempt {attempt})");
-                    Some(self.backoff(attempt))
+                    attempt += 1;
+                    (e.to_string(), self.backoff(attempt))
                 }
                 Err(e) => return Err(format!("{what}: {e}")),
             };
-            match (wait, result) {
-                (None, Ok(r)) => return Ok(r),
-                (Some(w), result) if attempt < self.retry.max_attempts => {
-                    drop(result);
-                    counters.retries.fetch_add(1, Ordering::Relaxed);
-                    tokio::time::sleep(w).await;
-                }
-                (Some(_), Ok(r)) => {
-                    return Err(format!(
-                        "{what} failed after {attempt} attempts: {}: {}",
-                        status_text(r.status),
-                        self.snippet(&r.body)
-                    ));
-                }
-                (_, Err(e)) => return Err(format!("{what} failed after {attempt} attempts: {e}")),
+            if attempt >= self.retry.max_attempts {
+                return Err(format!("{what} failed after {attempt} attempts: {problem}"));
             }
+            tracing::warn!("{what}: {problem} (attempt {attempt})");
+            counters.retries.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(wait).await;
         }
     }
 
     fn backoff(&self, attempt: u32) -> Duration {
-        let base =
-            self.retry.initial_backoff.as_secs_f64() * 2f64.powi(attempt.saturating_sub(1) as i32);
+        let base = self.retry.initial_backoff.as_secs_f64()
+            * 2f64.powi(attempt.saturating_sub(1).min(60) as i32);
         let capped = base.min(self.retry.max_backoff.as_secs_f64());
         // full jitter in [capped/2, capped]
-        Duration::from_secs_f64(capped * (0.5 + fastrand::f64() * 0.5))
+        Duration::try_from_secs_f64(capped * (0.5 + fastrand::f64() * 0.5))
+            .unwrap_or(self.retry.max_backoff)
     }
+}
 
-    /// The start of a body, for error messages, secrets hidden.
-    pub fn snippet(&self, body: &[u8]) -> String {
-        let s = String::from_utf8_lossy(body);
-        let s: String = s.chars().take(300).collect();
-        self.redactor.redact(s.trim())
+/// Deepest nesting of a response body serde_json reads.
+const MAX_JSON_DEPTH: u32 = 128;
+
+/// Largest delay mapper takes from a vendor (a `Retry-After`, a token lifetime): one year.
+const MAX_VENDOR_SECS: f64 = 365.0 * 86_400.0;
+
+/// A serde_json error without the values it may quote from the payload.
+pub fn json_error(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let what = match e.classify() {
+        Category::Eof => "cut short".to_owned(),
+        Category::Syntax => {
+            let m = e.to_string();
+            match m.find(" at line ") {
+                Some(i) if m.contains("recursion limit") => m[..i].to_owned(),
+                _ => "invalid JSON".to_owned(),
+            }
+        }
+        Category::Data => {
+            let m = e.to_string();
+            match m.find(" at line ") {
+                Some(i) if m.starts_with("missing field") => m[..i].to_owned(),
+                _ => "unexpected value".to_owned(),
+            }
+        }
+        Category::Io => "read error".to_owned(),
+    };
+    format!("{what} at line {} column {}", e.line(), e.column())
+}
+
+/// The body as text, invalid UTF-8 sequences replaced by U+FFFD, and how many there were.
+fn lossy_utf8(body: &[u8]) -> (std::borrow::Cow<'_, str>, usize) {
+    match std::str::from_utf8(body) {
+        Ok(s) => (std::borrow::Cow::Borrowed(s), 0),
+        Err(_) => {
+            let mut n = 0;
+            for chunk in body.utf8_chunks() {
+                if !chunk.invalid().is_empty() {
+                    n += 1;
+                }
+            }
+            (String::from_utf8_lossy(body), n)
+        }
     }
+}
+
+/// How long an OAuth2 token lives, from its `expires_in` (a number or numeric text of
+/// seconds), clamped to between one second and a year; one hour when absent or unreadable.
+fn token_life(expires_in: Option<&serde_json::Value>) -> Duration {
+    let secs = match expires_in {
+        Some(serde_json::Value::Number(n)) => n.as_f64(),
+        Some(serde_json::Value::String(s)) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    }
+    .filter(|s| s.is_finite())
+    .unwrap_or(3600.0);
+    Duration::from_secs_f64(secs.clamp(1.0, MAX_VENDOR_SECS))
 }
 
 fn resolve_auth(
@@ -481,7 +617,12 @@ fn resolve_auth(
                 .map(|(k, t)| Ok((k.clone(), render(t)?)))
                 .collect::<Result<_, RunError>>()?,
         },
-        Auth::AnyOf(_) => unreachable!("alternatives are chosen before resolving"),
+        // alternatives are chosen before resolving, and the compiler refuses nested any_of
+        Auth::AnyOf(_) => {
+            return Err(RunError::Spec(
+                "auth: any_of alternatives must be chosen before resolving".into(),
+            ));
+        }
     })
 }
 
@@ -489,7 +630,8 @@ fn resolve_auth(
 pub fn parse_retry_after(v: &str) -> Option<Duration> {
     let v = v.trim();
     if let Ok(secs) = v.parse::<f64>() {
-        return (secs >= 0.0 && secs.is_finite()).then(|| Duration::from_secs_f64(secs));
+        // NaN, negative: ignored; huge: clamped (the policy's cap applies afterwards)
+        return (secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(MAX_VENDOR_SECS)));
     }
     let when = httpdate::parse_http_date(v).ok()?;
     Some(
@@ -513,7 +655,8 @@ pub fn status_text(status: u16) -> String {
 pub fn next_link(header: &str, base: &url::Url) -> Option<url::Url> {
     for part in split_links(header) {
         let part = part.trim();
-        let (Some(s), Some(e)) = (part.find('<'), part.find('>')) else {
+        let Some(s) = part.find('<') else { continue };
+        let Some(e) = part[s..].find('>').map(|e| s + e) else {
             continue;
         };
         let params = &part[e + 1..];
@@ -576,5 +719,58 @@ mod tests {
         let d = parse_retry_after(&future).unwrap();
         assert!(d > Duration::from_secs(25) && d <= Duration::from_secs(30));
         assert!(parse_retry_after("soon").is_none());
+    }
+
+    #[test]
+    fn vendor_numbers_and_headers_never_panic() {
+        let base = url::Url::parse("https://api.example.com/items").unwrap();
+        for h in [
+            r#"x>y<z; rel="next""#,
+            "<",
+            ">",
+            "><",
+            r#"<>; rel="next""#,
+            ", , ,",
+            "",
+        ] {
+            let _ = next_link(h, &base);
+        }
+        assert!(next_link(r#"x>y<z; rel="next""#, &base).is_none());
+        let cap = Duration::from_secs_f64(MAX_VENDOR_SECS);
+        assert_eq!(parse_retry_after("1e30"), Some(cap));
+        assert_eq!(parse_retry_after("inf"), Some(cap));
+        assert_eq!(parse_retry_after("NaN"), None);
+        assert_eq!(parse_retry_after("-5"), None);
+        assert_eq!(token_life(Some(&serde_json::json!(1e300))), cap);
+        assert_eq!(token_life(Some(&serde_json::json!(u64::MAX))), cap);
+        assert_eq!(
+            token_life(Some(&serde_json::json!(-10))),
+            Duration::from_secs(1)
+        );
+        assert_eq!(
+            token_life(Some(&serde_json::json!("120"))),
+            Duration::from_secs(120)
+        );
+        assert_eq!(token_life(None), Duration::from_secs(3600));
+        let _ = RateLimiter::new(1e-300);
+        let _ = RateLimiter::new(0.0);
+    }
+
+    #[test]
+    fn bodies_are_read_leniently_and_described_without_their_content() {
+        let (text, n) = lossy_utf8(b"[\"a\xffb\", \"\xfe\"]");
+        assert_eq!(n, 2);
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v[0], "a\u{FFFD}b");
+        let e = serde_json::from_str::<serde_json::Value>(r#"{"secret": tru"#).unwrap_err();
+        let m = json_error(&e);
+        assert!(!m.contains("secret") && m.contains("line 1"), "{m}");
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct T {
+            access_token: String,
+        }
+        let e = serde_json::from_str::<T>(r#"{"access_token": 12345}"#).unwrap_err();
+        assert!(!json_error(&e).contains("12345"), "{}", json_error(&e));
     }
 }

@@ -222,7 +222,7 @@ fn eval(vm: &ValueMap, ctx: &Ctx) -> Result<Value, String> {
         v = d.clone();
     }
     if let Some(c) = vm.cast {
-        v = cast(v, c)?;
+        v = cast(v, c).map_err(|e| format!("{}: {e}", vm.loc))?;
     }
     if let Some(model) = vm.ref_model {
         v = match v {
@@ -345,6 +345,8 @@ pub struct Mapped<'r> {
     /// The record, or the reason it is invalid. Its `remote_data` is an empty object standing
     /// for [`Mapped::remote_data`].
     pub record: Result<Value, String>,
+    /// JSON pointer of the field that could not be mapped (empty when it mapped).
+    pub pointer: String,
     /// The payloads of `remote_data`, by API path, borrowed from the record.
     pub remote_data: Vec<(&'r str, &'r Value)>,
 }
@@ -397,7 +399,7 @@ pub fn map_record<'r>(mm: &ModelMap, rec: &'r Rec, env: &Env) -> Mapped<'r> {
             FieldValue::Mapped(vm) => match eval(vm, &ctx) {
                 Ok(v) => v,
                 Err(e) => {
-                    error.get_or_insert(format!("{}: {e}", f.name));
+                    error.get_or_insert((format!("/{}", f.name), format!("{}: {e}", f.name)));
                     Value::Null
                 }
             },
@@ -428,14 +430,24 @@ pub fn map_record<'r>(mm: &ModelMap, rec: &'r Rec, env: &Env) -> Mapped<'r> {
                 &ids::join_key(&parts.iter().map(|s| s.as_str()).collect::<Vec<_>>()),
             ))
         } else {
+            let first_null = mm
+                .key
+                .iter()
+                .zip(&parts)
+                .find(|(_, p)| p.is_none())
+                .map(|(i, _)| mm.fields[*i].name.as_str())
+                .unwrap_or_default();
             error.get_or_insert_with(|| {
-                format!(
-                    "join key ({}) has a null member",
-                    mm.key
-                        .iter()
-                        .map(|i| mm.fields[*i].name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                (
+                    format!("/{first_null}"),
+                    format!(
+                        "join key ({}) has a null member",
+                        mm.key
+                            .iter()
+                            .map(|i| mm.fields[*i].name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
                 )
             });
             None
@@ -444,7 +456,7 @@ pub fn map_record<'r>(mm: &ModelMap, rec: &'r Rec, env: &Env) -> Mapped<'r> {
         match &remote_id {
             Some(r) if !r.is_empty() => Some(ids::unified_id(env.integration, model, r)),
             _ => {
-                error.get_or_insert_with(|| "remote_id is null".into());
+                error.get_or_insert_with(|| ("/remote_id".into(), "remote_id is null".into()));
                 None
             }
         }
@@ -457,8 +469,9 @@ pub fn map_record<'r>(mm: &ModelMap, rec: &'r Rec, env: &Env) -> Mapped<'r> {
     Mapped {
         id,
         remote_id,
+        pointer: error.as_ref().map(|e| e.0.clone()).unwrap_or_default(),
         record: match error {
-            Some(e) => Err(e),
+            Some((_, e)) => Err(e),
             None => Ok(Value::Object(out)),
         },
         remote_data,

@@ -327,6 +327,7 @@ pub async fn run_until(
             .iter()
             .map(|c| c.retries.load(Ordering::Relaxed))
             .sum(),
+        invalid_utf8_replaced: client.invalid_utf8.load(Ordering::Relaxed),
         sandbox: opts.sandbox,
         mode: kind.as_str().into(),
         state: state_path.display().to_string(),
@@ -773,7 +774,7 @@ impl<'a> RunCtx<'a> {
                 (Err(reason), id) => out.items.push(Item::Failed {
                     id,
                     remote_id: mapped.remote_id.clone(),
-                    pointer: String::new(),
+                    pointer: mapped.pointer.clone(),
                     reason: reason.clone(),
                 }),
                 (Ok(_), None) => out.items.push(Item::Failed {
@@ -950,7 +951,7 @@ fn item_of(id: String, remote_id: Option<String>, record: Value) -> Item {
         _ => Item::Failed {
             id: Some(id),
             remote_id,
-            pointer: String::new(),
+            pointer: "/".into(),
             reason: "the mapping did not build an object".into(),
         },
     }

@@ -93,6 +93,8 @@ pub struct Report {
     pub requests: u64,
     /// Retries in total.
     pub retries: u64,
+    /// Invalid UTF-8 sequences in response bodies, replaced with U+FFFD.
+    pub invalid_utf8_replaced: u64,
     /// Whether the run replayed the sandbox cassette.
     pub sandbox: bool,
     /// `full` or `delta`.

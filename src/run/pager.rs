@@ -29,6 +29,11 @@ pub(super) struct Pager<'a, 'r> {
     offset: u64,
     index: u64,
     done: bool,
+    /// Hashes of the URLs requested so far: a repeat means the pagination loops.
+    seen: std::collections::HashSet<u64>,
+    /// Hash of the previous page's body: a server that ignores the page parameter answers
+    /// the same page again.
+    last_body: Option<u64>,
 }
 
 impl<'a, 'r> Pager<'a, 'r> {
@@ -73,6 +78,8 @@ impl<'a, 'r> Pager<'a, 'r> {
             offset,
             index: 0,
             done: false,
+            seen: Default::default(),
+            last_body: None,
         })
     }
 
@@ -99,6 +106,29 @@ impl<'a, 'r> Pager<'a, 'r> {
             stream: self.rc.plan.streams[self.sid].name.clone(),
             message,
         }
+    }
+
+    /// Refuses a request that repeats an earlier one of this walk (the cursor, next link or
+    /// page loops) or that goes beyond the stream's `max_pages`.
+    fn check_bounds(&mut self, url: &url::Url, what: &str) -> Result<(), RunError> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        url.as_str().hash(&mut h);
+        if !self.seen.insert(h.finish()) {
+            return Err(self.fail(format!(
+                "pagination repeats itself: {what} was already requested after {} page(s) (the cursor, next link or page number came back)",
+                self.seen.len()
+            )));
+        }
+        if let Some(max) = self.h.max_pages
+            && self.seen.len() as u64 > max
+        {
+            return Err(self.fail(format!(
+                "{what} would be page {} of one request, beyond the stream's max_pages ({max})",
+                self.seen.len()
+            )));
+        }
+        Ok(())
     }
 
     pub(super) async fn next(&mut self) -> Result<Option<Vec<Rec>>, RunError> {
@@ -138,9 +168,11 @@ impl<'a, 'r> Pager<'a, 'r> {
                 client.url_for(&self.path, &q).map_err(|e| self.fail(e))?
             }
         };
+        let what = format!("{} {}", self.h.method, client.redactor.redact(url.as_str()));
+        self.check_bounds(&url, &what)?;
         let gate = self.rc.gates[self.sid].as_ref();
-        let resp = client
-            .get(
+        let (resp, body) = client
+            .get_json(
                 &self.h.method,
                 url.clone(),
                 &self.headers,
@@ -149,28 +181,16 @@ impl<'a, 'r> Pager<'a, 'r> {
             )
             .await
             .map_err(|e| self.fail(e))?;
-        let what = format!("{} {}", self.h.method, client.redactor.redact(url.as_str()));
         if self.parent.is_some() && self.h.empty_on_status.contains(&resp.status) {
             self.done = true;
             return Ok(Some(Vec::new()));
         }
         if !(200..300).contains(&resp.status) {
             return Err(self.fail(format!(
-                "{what} answered {}: {}",
-                http::status_text(resp.status),
-                client.snippet(&resp.body)
+                "{what} answered {}",
+                http::status_text(resp.status)
             )));
         }
-        let body: Value = if resp.body.iter().all(|b| b.is_ascii_whitespace()) {
-            Value::Null
-        } else {
-            serde_json::from_slice(&resp.body).map_err(|e| {
-                self.fail(format!(
-                    "{what}: the response is not JSON ({e}): {}",
-                    client.snippet(&resp.body)
-                ))
-            })?
-        };
         let source: Arc<str> = Arc::from(url.path());
         let mut recs = Vec::new();
         // one selector moves its records out of the body (read again below only for cursors
@@ -200,6 +220,17 @@ impl<'a, 'r> Pager<'a, 'r> {
         }
 
         let n = recs.len() as u64;
+        let body_hash = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            resp.body.hash(&mut h);
+            h.finish()
+        };
+        if n > 0 && self.last_body.replace(body_hash) == Some(body_hash) {
+            return Err(self.fail(format!(
+                "pagination repeats itself: {what} answered the same page as the request before (does the API ignore the page parameter?)"
+            )));
+        }
         let link = resp.header("link").and_then(|l| http::next_link(l, &url));
         match &self.h.pagination {
             Pagination::None => self.done = true,
@@ -245,14 +276,14 @@ impl<'a, 'r> Pager<'a, 'r> {
                 if n == 0 || n < *size || beyond_total {
                     self.done = true;
                 } else {
-                    self.page_no += 1;
+                    self.page_no = self.page_no.saturating_add(1);
                     if *follow_link && let Some(l) = link {
                         self.next = Some(client.same_host(&l).map_err(|e| self.fail(e))?);
                     }
                 }
             }
             Pagination::Offset { limit, total, .. } => {
-                self.offset += n;
+                self.offset = self.offset.saturating_add(n);
                 let reached = body_u64(total, &body).is_some_and(|t| self.offset >= t);
                 if n == 0 || n < *limit || reached {
                     self.done = true;

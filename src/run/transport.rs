@@ -259,6 +259,8 @@ impl Transport {
             return Ok(0);
         };
         let mut ex = rec.0.lock().unwrap().clone();
+        // of an exchange retried (a body cut short, then a good one), keep the last answer
+        ex.reverse();
         ex.sort_by(|a, b| (&a.path, &a.method).cmp(&(&b.path, &b.method)));
         ex.dedup_by(|a, b| a.path == b.path && a.method == b.method);
         let mut out = String::new();

@@ -8,7 +8,7 @@ mod field;
 mod load;
 
 pub use field::{FieldDef, FieldSpec, KeySpec};
-pub use load::{LoadError, SourceMap, load_file, load_str};
+pub use load::{LoadError, SourceMap, load_bytes, load_file, load_str};
 
 use indexmap::IndexMap;
 use schemars::JsonSchema;
@@ -45,7 +45,7 @@ pub struct Spec {
     /// Retry policy for transient failures (5xx, 429, timeouts, connection errors).
     #[serde(default)]
     pub retry: Option<RetrySpec>,
-    /// Per-request timeout in seconds (default 60).
+    /// Per-request timeout in seconds, from 0.1 to 3600 (default 60).
     #[serde(default)]
     pub timeout_secs: Option<f64>,
     /// Default pagination for every HTTP stream that does not declare its own.
@@ -145,10 +145,10 @@ pub enum ClientAuthStyle {
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitSpec {
-    /// Maximum requests per second (token bucket, burst of one second's worth).
+    /// Maximum requests per second, from 0.01 to 10000; requests are evenly spaced.
     #[serde(default)]
     pub requests_per_second: Option<f64>,
-    /// Maximum requests in flight at once.
+    /// Maximum requests in flight at once, from 1 to 1024.
     #[serde(default)]
     pub max_concurrency: Option<u32>,
 }
@@ -157,18 +157,25 @@ pub struct RateLimitSpec {
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RetrySpec {
-    /// Attempts per request including the first (default 5).
+    /// Attempts per request including the first, from 1 to 100 (default 5). Spent by 5xx
+    /// answers, timeouts and connection errors; 429 answers do not spend attempts.
     #[serde(default)]
     pub max_attempts: Option<u32>,
-    /// First backoff in milliseconds, doubled each retry, with jitter (default 500).
+    /// First backoff in milliseconds, doubled each retry, with jitter; from 1 to 600000
+    /// (default 500).
     #[serde(default)]
     pub initial_backoff_ms: Option<u64>,
-    /// Upper bound of one backoff in milliseconds (default 30000).
+    /// Upper bound of one backoff in milliseconds, from `initial_backoff_ms` to 3600000
+    /// (default 30000).
     #[serde(default)]
     pub max_backoff_ms: Option<u64>,
-    /// Upper bound on a server's `Retry-After`, in seconds (default 120).
+    /// Upper bound on a server's `Retry-After`, in seconds, from 1 to 86400 (default 120).
     #[serde(default)]
     pub max_retry_after_secs: Option<u64>,
+    /// Total time one request may spend waiting out 429 answers, in seconds, from 1 to
+    /// 86400 (default 900); then the request fails.
+    #[serde(default)]
+    pub max_rate_limit_wait_secs: Option<u64>,
 }
 
 /// How a paged endpoint is walked. State starts fresh for each parent record.
@@ -191,7 +198,7 @@ pub enum PaginationSpec {
     /// Follow the `Link` header's `rel="next"` URL (same host only). Stops when there is
     /// no next link, on an empty page, or on a page shorter than `page_size` if given.
     LinkHeader {
-        /// Expected full page size; a shorter page is the last one.
+        /// Expected full page size, from 1 to 1000000; a shorter page is the last one.
         #[serde(default)]
         page_size: Option<u64>,
     },
@@ -201,13 +208,13 @@ pub enum PaginationSpec {
     PageNumber {
         /// Query parameter of the page number, e.g. `page`.
         param: String,
-        /// First page number (default 1).
+        /// First page number, from 0 to 1000000000 (default 1).
         #[serde(default)]
         start: Option<u64>,
         /// Query parameter of the page size, e.g. `per_page`.
         #[serde(default)]
         size_param: Option<String>,
-        /// Page size requested and expected.
+        /// Page size requested and expected, from 1 to 1000000.
         size: u64,
         /// JSONPath of the total page count in the body, if the API reports one.
         #[serde(default)]
@@ -223,7 +230,7 @@ pub enum PaginationSpec {
         offset_param: String,
         /// Query parameter of the limit, e.g. `limit`.
         limit_param: String,
-        /// Records requested per page.
+        /// Records requested per page, from 1 to 1000000.
         limit: u64,
         /// JSONPath of the total record count in the body, e.g. `$.totalFound`.
         #[serde(default)]
@@ -293,7 +300,7 @@ pub struct StreamSpec {
     /// Fan-out: issue `request` once per record of this stream; templates see it as `parent`.
     #[serde(default)]
     pub for_each: Option<String>,
-    /// Parents processed concurrently during fan-out (default 4).
+    /// Parents processed concurrently during fan-out, from 1 to 256 (default 4).
     #[serde(default)]
     pub concurrency: Option<u32>,
     /// JSONPath selecting the records in each response body: `$[*]` for a bare array,
@@ -319,7 +326,12 @@ pub struct StreamSpec {
     /// Limits for this stream's requests, on top of the connector's.
     #[serde(default)]
     pub rate_limit: Option<RateLimitSpec>,
-    /// Treat these HTTP statuses of a fan-out request as "no records" (e.g. `[404]`).
+    /// Most pages one request may take (for each parent with `for_each`), from 1 to
+    /// 100000000; a request that needs more fails the run instead of being cut short.
+    /// Default: no limit (a cursor, next link or page that repeats is always an error).
+    #[serde(default)]
+    pub max_pages: Option<u64>,
+    /// Treat these HTTP statuses (100 to 599) of a fan-out request as "no records" (e.g. `[404]`).
     #[serde(default)]
     pub empty_on_status: Vec<u16>,
     /// For join models: the mapped fields whose values make up the record's identity.
@@ -375,7 +387,8 @@ pub struct RequestSpec {
 pub struct DeltaSpec {
     /// Query parameter taking an ISO-8601 time, e.g. `updated_after`.
     pub param: String,
-    /// Seconds subtracted from the last sync's start, to miss nothing (default 300).
+    /// Seconds subtracted from the last sync's start, to miss nothing, from 0 to 31536000
+    /// (default 300).
     #[serde(default)]
     pub overlap_secs: Option<u64>,
 }

@@ -46,6 +46,20 @@ pub struct Config {
     /// Tokens issued so far; the first token is refused once (to test refresh on 401).
     pub tokens_issued: u32,
     pub revoke_first_token: bool,
+    /// 200s with a body cut short answered to /v1/users before it works.
+    pub users_garbled: u32,
+    /// /v1/users puts bytes that are not UTF-8 inside a name.
+    pub users_bad_utf8: bool,
+    /// /v1/users nests one record's value deeper than any parser allows.
+    pub users_deep: bool,
+    /// Replaces the jobs `Link` header.
+    pub jobs_link: Option<String>,
+    /// The candidates cursor comes back: page-2 points at page-2 again.
+    pub candidates_cursor_loop: bool,
+    /// The candidates cursor never ends: page-N points at page-N+1.
+    pub candidates_endless: bool,
+    /// /v1/applications ignores `offset` (and reports no total): the same page forever.
+    pub applications_ignore_offset: bool,
 }
 
 impl Default for Config {
@@ -62,6 +76,13 @@ impl Default for Config {
             team_500: false,
             tokens_issued: 0,
             revoke_first_token: false,
+            users_garbled: 0,
+            users_bad_utf8: false,
+            users_deep: false,
+            jobs_link: None,
+            candidates_cursor_loop: false,
+            candidates_endless: false,
+            applications_ignore_offset: false,
         }
     }
 }
@@ -244,6 +265,28 @@ async fn users(
             }
             return r;
         }
+        if cfg.users_garbled > 0 {
+            cfg.users_garbled -= 1;
+            return (
+                StatusCode::OK,
+                [("content-type", "application/json")],
+                r#"[{"id": "u1", "name": {"first": "Ad"#,
+            )
+                .into_response();
+        }
+        if cfg.users_bad_utf8 {
+            let mut body = br#"[{"id": "u1", "name": {"first": "Ad"#.to_vec();
+            body.extend_from_slice(b"\xff\xfe");
+            body.extend_from_slice(br#"a", "last": "L"}, "email": null, "active": true}]"#);
+            return (StatusCode::OK, [("content-type", "application/json")], body).into_response();
+        }
+        if cfg.users_deep {
+            let deep = format!("{}1{}", "[".repeat(500), "]".repeat(500));
+            let body = format!(
+                r#"[{{"id": "u1", "name": {{"first": "A", "last": "B"}}, "email": null, "active": true, "x": {deep}}}]"#
+            );
+            return (StatusCode::OK, [("content-type", "application/json")], body).into_response();
+        }
     }
     let all = vec![
         json!({"id": "u1", "name": {"first": "Ada", "last": "Lovelace"}, "email": "ada@acme.test", "active": true}),
@@ -306,6 +349,10 @@ async fn jobs(
         .unwrap_or(100);
     let items = page(&all, p, per);
     let mut resp = Json(Value::Array(items)).into_response();
+    if let Some(link) = s.config.lock().unwrap().jobs_link.clone() {
+        resp.headers_mut().insert("link", link.parse().unwrap());
+        return resp;
+    }
     if p * per < all.len() {
         let host = if s.config.lock().unwrap().off_host_link {
             "evil.example.com".to_owned()
@@ -378,7 +425,22 @@ async fn candidates(
     } else {
         "li@example.org"
     };
+    let (looping, endless) = {
+        let c = s.config.lock().unwrap();
+        (c.candidates_cursor_loop, c.candidates_endless)
+    };
+    if endless {
+        let n: u64 = q
+            .get("cursor")
+            .and_then(|c| c.strip_prefix("page-"))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1);
+        return Json(json!({"data": [{"id": n, "first_name": "N", "last_name": "N", "tags": [], "emails": [], "phones": []}], "next": format!("page-{}", n + 1)})).into_response();
+    }
     let body = match q.get("cursor").map(String::as_str) {
+        Some("page-2") if looping => json!({"data": [
+            {"id": 103, "first_name": "李", "last_name": "雷", "headline": null, "tags": [], "emails": [], "phones": [], "created": null}
+        ], "next": "page-2"}),
         None => json!({"data": [
             {"id": 101, "first_name": "Ana", "last_name": "Silva", "headline": "Engineer", "tags": ["rust", "remote"],
              "emails": [{"address": "ana@example.org", "kind": "personal"}, {"address": null, "kind": "work"}, {"address": "ana@work.example", "kind": "work"}],
@@ -412,6 +474,9 @@ async fn applications(
         json!({"id": "a2", "candidate_id": 101, "job_id": "j2", "stage": "applied", "status": "rejected", "source": "LinkedIn", "applied_at": "2024-01-01T00:00:00Z", "rejected_at": "2024-01-15T12:00:00Z"}),
         json!({"id": "a3", "candidate_id": 102, "job_id": "j1", "stage": "offer", "status": "hired", "source": null, "applied_at": "2024-03-01T00:00:00Z", "rejected_at": null}),
     ];
+    if s.config.lock().unwrap().applications_ignore_offset {
+        return Json(json!({"items": all[..2].to_vec()})).into_response();
+    }
     let offset: usize = q.get("offset").and_then(|v| v.parse().ok()).unwrap_or(0);
     let limit: usize = q.get("limit").and_then(|v| v.parse().ok()).unwrap_or(10);
     let items: Vec<Value> = all.iter().skip(offset).take(limit).cloned().collect();
