@@ -388,12 +388,21 @@ impl Client {
     }
 
     /// Parses a 2xx body: `Ok(None)` when it is not JSON (worth a retry), `Err` when it is
-    /// JSON that mapper cannot read (nested too deep: a retry would not help).
-    fn parse_body(&self, what: &str, body: &[u8]) -> Result<Option<serde_json::Value>, String> {
-        if body.iter().all(|b| b.is_ascii_whitespace()) {
-            return Ok(Some(serde_json::Value::Null));
-        }
-        let (text, invalid) = lossy_utf8(body);
+    /// JSON that mapper cannot read (nested too deep: a retry would not help). Large bodies
+    /// are parsed on the blocking pool, so that the stream can map the previous page meanwhile.
+    async fn parse_body(
+        &self,
+        what: &str,
+        body: &bytes::Bytes,
+    ) -> Result<Option<serde_json::Value>, String> {
+        let (parsed, invalid) = if body.len() >= PARSE_ELSEWHERE_BYTES {
+            let b = body.clone();
+            tokio::task::spawn_blocking(move || parse_bytes(&b))
+                .await
+                .map_err(|e| format!("{what}: parsing the response: {e}"))?
+        } else {
+            parse_bytes(body)
+        };
         if invalid > 0 {
             self.invalid_utf8
                 .fetch_add(invalid as u64, Ordering::Relaxed);
@@ -401,7 +410,7 @@ impl Client {
                 "{what}: {invalid} invalid UTF-8 sequence(s) in the response, replaced by U+FFFD"
             );
         }
-        match serde_json::from_str(&text) {
+        match parsed {
             Ok(v) => Ok(Some(v)),
             Err(e) if e.to_string().contains("recursion limit") => Err(format!(
                 "{what}: the response nests values deeper than {MAX_JSON_DEPTH} levels, which mapper does not read ({})",
@@ -478,7 +487,7 @@ impl Client {
                 }
                 Ok(r) if json && (200..300).contains(&r.status) => {
                     attempt += 1;
-                    match self.parse_body(&what, &r.body)? {
+                    match self.parse_body(&what, &r.body).await? {
                         Some(v) => return Ok((r, v)),
                         None => (
                             format!("{}, but the body is not JSON", status_text(r.status)),
@@ -543,6 +552,18 @@ pub fn json_error(e: &serde_json::Error) -> String {
 }
 
 /// The body as text, invalid UTF-8 sequences replaced by U+FFFD, and how many there were.
+/// Bodies at least this large are parsed off the stream's thread.
+const PARSE_ELSEWHERE_BYTES: usize = 64 * 1024;
+
+/// A body as JSON (blank is null), and how many invalid UTF-8 sequences were replaced.
+fn parse_bytes(body: &[u8]) -> (Result<serde_json::Value, serde_json::Error>, usize) {
+    if body.iter().all(|b| b.is_ascii_whitespace()) {
+        return (Ok(serde_json::Value::Null), 0);
+    }
+    let (text, invalid) = lossy_utf8(body);
+    (serde_json::from_str(&text), invalid)
+}
+
 fn lossy_utf8(body: &[u8]) -> (std::borrow::Cow<'_, str>, usize) {
     match std::str::from_utf8(body) {
         Ok(s) => (std::borrow::Cow::Borrowed(s), 0),

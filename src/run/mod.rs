@@ -889,14 +889,31 @@ impl<'a> RunCtx<'a> {
             }
             Source::Http(h) => match h.for_each {
                 None => {
+                    // the next page is fetched (and parsed, off this thread) while this one
+                    // is mapped
                     let mut pager = pager::Pager::new(self, sid, h, None)?;
-                    while let Some(page) = pager.next().await? {
-                        for rec in page {
-                            self.process(sid, rec, &mut spool, &env, &mut out)?;
+                    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Rec>>(1);
+                    let fetch = async move {
+                        while let Some(page) = pager.next().await? {
+                            if tx.send(page).await.is_err() {
+                                break;
+                            }
                         }
-                        self.flush(&mut out).await?;
-                        tick(self.records[sid].load(Ordering::Relaxed));
-                    }
+                        Ok::<_, RunError>(())
+                    };
+                    let map = async {
+                        while let Some(page) = rx.recv().await {
+                            for rec in page {
+                                self.process(sid, rec, &mut spool, &env, &mut out)?;
+                            }
+                            self.flush(&mut out).await?;
+                            tick(self.records[sid].load(Ordering::Relaxed));
+                        }
+                        Ok::<_, RunError>(())
+                    };
+                    let (fetched, mapped) = futures::join!(fetch, map);
+                    mapped?;
+                    fetched?;
                 }
                 Some(parent_stream) => {
                     let parents = self.read_spool(parent_stream)?;

@@ -2,18 +2,19 @@
 //! records (unified JSON of one model repeats its keys and much of its values, so a
 //! dictionary makes a 1 KB record three to five times smaller and faster to compress).
 //!
-//! A model's first [`SAMPLES`] records are stored without a dictionary; then one is trained
-//! from them, kept in the `dictionaries` table (in the run's transaction, so a failed run
+//! A model's first [`SAMPLES`] records are stored without a dictionary; then they become its
+//! dictionary (zstd's raw-content dictionaries: no training, so no memory spike), kept in the
+//! `dictionaries` table (in the run's transaction, so a failed run
 //! forgets it with the records that use it), and used for every later record.
 
 use super::StateError;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
 
-/// Records of a model sampled before its dictionary is trained.
-const SAMPLES: usize = 500;
+/// Records of a model that make up its dictionary.
+const SAMPLES: usize = 48;
 /// Largest dictionary.
-const DICT_SIZE: usize = 16 * 1024;
+const DICT_SIZE: usize = 32 * 1024;
 /// zstd level: fast.
 const LEVEL: i32 = -1;
 /// Largest record accepted back from the database.
@@ -93,17 +94,22 @@ impl Codecs {
         let dict = codec.dict;
         if dict.is_none() {
             codec.samples.push(content.to_vec());
-            if codec.samples.len() >= SAMPLES {
-                let samples = std::mem::take(&mut codec.samples);
-                // a dictionary that cannot be trained (too little variety) is no error
-                if let Ok(trained) = zstd::dict::from_samples(&samples, DICT_SIZE) {
-                    conn.prepare_cached(
-                        "INSERT INTO dictionaries (integration, model, run_id, dict) VALUES (?1, ?2, ?3, ?4)",
-                    )?
-                    .execute(params![integration, model, run, trained])?;
-                    codec.dict = Some(conn.last_insert_rowid());
-                    codec.compressor = zstd::bulk::Compressor::with_dictionary(LEVEL, &trained)?;
+            let size: usize = codec.samples.iter().map(Vec::len).sum();
+            if codec.samples.len() >= SAMPLES || size >= DICT_SIZE {
+                // the most recent content matters most to zstd: it goes last
+                let mut dict: Vec<u8> = Vec::with_capacity(size.min(DICT_SIZE));
+                for s in std::mem::take(&mut codec.samples) {
+                    if dict.len() + s.len() > DICT_SIZE {
+                        break;
+                    }
+                    dict.extend_from_slice(&s);
                 }
+                conn.prepare_cached(
+                    "INSERT INTO dictionaries (integration, model, run_id, dict) VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![integration, model, run, dict])?;
+                codec.dict = Some(conn.last_insert_rowid());
+                codec.compressor = zstd::bulk::Compressor::with_dictionary(LEVEL, &dict)?;
             }
         }
         Ok((dict, out))
