@@ -88,7 +88,10 @@ async fn invalid_record_keeps_its_last_valid_version_and_is_never_deleted() {
         assert_eq!((c.invalid, c.deleted), (1, 0));
         assert_eq!(c.invalid_records[0].remote_id.as_deref(), Some("103"));
         let now = read(out.path(), "candidates");
-        assert_eq!(now["103"], before, "the last valid version is kept, not deleted");
+        assert_eq!(
+            now["103"], before,
+            "the last valid version is kept, not deleted"
+        );
         assert!(deleted(out.path(), MODELS).is_empty());
     }
 }
@@ -119,7 +122,10 @@ async fn removed_parent_takes_its_per_parent_records_and_nothing_else() {
     assert_eq!(deleted(out.path(), MODELS), expected);
     let started = r.started_at.as_str();
     assert_eq!(read(out.path(), "jobs")["j1"]["remote_deleted_at"], started);
-    assert_eq!(r.models["job_hiring_team_members"].deleted, team_of_j1.len() as u64);
+    assert_eq!(
+        r.models["job_hiring_team_members"].deleted,
+        team_of_j1.len() as u64
+    );
     // the job comes back: everything is live again, and changed_at did not move
     let team_before = read(out.path(), "job_hiring_team_members");
     server.config.lock().unwrap().removed_jobs.clear();
@@ -151,7 +157,11 @@ async fn failed_child_request_deletes_nothing_and_changes_nothing() {
     }
     let r = sync(&server, out.path()).await;
     assert_eq!(r.status, Status::Failed);
-    assert!(r.error.as_deref().unwrap_or("").contains("/team"), "{:?}", r.error);
+    assert!(
+        r.error.as_deref().unwrap_or("").contains("/team"),
+        "{:?}",
+        r.error
+    );
     assert!(r.models.values().all(|m| m.deleted == 0 && !m.complete));
     for (m, text) in &files {
         let now = std::fs::read_to_string(out.path().join(format!("{m}.ndjson"))).unwrap();
@@ -177,13 +187,17 @@ async fn runs_are_numbered_with_their_counts() {
     server.config.lock().unwrap().removed_jobs = vec!["j2".into()];
     sync(&server, out.path()).await;
     let db = rusqlite::Connection::open(out.path().join("state.db")).unwrap();
-    let version: i64 = db.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    let version: i64 = db
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(version, mapper::state::sqlite::SCHEMA_VERSION);
     let mut stmt = db
         .prepare("SELECT id, kind, status, finished_at IS NOT NULL, counts FROM runs ORDER BY id")
         .unwrap();
     let rows: Vec<(i64, String, String, bool, String)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
@@ -278,12 +292,18 @@ async fn a_database_of_the_previous_schema_version_migrates() {
         }
     }
     let db = rusqlite::Connection::open(old.path().join("state.db")).unwrap();
-    let version: i64 = db.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    let version: i64 = db
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(version, mapper::state::sqlite::SCHEMA_VERSION);
     // and a third run on the migrated database is an ordinary unchanged run
     drop(db);
     let r = sync(&server, old.path()).await;
-    assert!(r.models.values().all(|m| m.created + m.updated + m.deleted == 0));
+    assert!(
+        r.models
+            .values()
+            .all(|m| m.created + m.updated + m.deleted == 0)
+    );
 }
 
 #[tokio::test]
@@ -312,7 +332,10 @@ async fn a_stale_snapshot_is_rewritten_by_the_next_run_even_if_it_fails() {
     std::fs::write(&jobs, "").unwrap();
     rusqlite::Connection::open(out.path().join("state.db"))
         .unwrap()
-        .execute("UPDATE snapshots SET run_id = NULL WHERE model = 'jobs'", [])
+        .execute(
+            "UPDATE snapshots SET run_id = NULL WHERE model = 'jobs'",
+            [],
+        )
         .unwrap();
     server.config.lock().unwrap().team_500 = true;
     let r = sync(&server, out.path()).await;

@@ -384,7 +384,11 @@ async fn gem_soft_deleted_job_and_candidate_flag_their_dependents_and_nothing_el
     let when = "2025-06-01T00:00:00.000Z";
     let (job, cand, apps) = {
         let mut d = sim.sim.data.write().unwrap();
-        let j = d.jobs.iter_mut().find(|j| j["deleted_at"].is_null()).unwrap();
+        let j = d
+            .jobs
+            .iter_mut()
+            .find(|j| j["deleted_at"].is_null())
+            .unwrap();
         j["deleted_at"] = when.into();
         let job = j["id"].as_str().unwrap().to_owned();
         let with_apps: std::collections::HashSet<String> = d
@@ -400,7 +404,11 @@ async fn gem_soft_deleted_job_and_candidate_flag_their_dependents_and_nothing_el
         c["deleted_at"] = when.into();
         let cand = c["id"].as_str().unwrap().to_owned();
         let mut apps = Vec::new();
-        for a in d.applications.iter_mut().filter(|a| a["candidate_id"] == cand.as_str()) {
+        for a in d
+            .applications
+            .iter_mut()
+            .filter(|a| a["candidate_id"] == cand.as_str())
+        {
             if a["deleted_at"].is_null() {
                 a["deleted_at"] = when.into();
                 apps.push(a["id"].as_str().unwrap().to_owned());
@@ -424,7 +432,11 @@ async fn gem_soft_deleted_job_and_candidate_flag_their_dependents_and_nothing_el
             expected.insert(("job_hiring_team_members".into(), k));
         }
     }
-    assert_eq!(flagged(out.path()), expected, "every dependent flagged and nothing else");
+    assert_eq!(
+        flagged(out.path()),
+        expected,
+        "every dependent flagged and nothing else"
+    );
     assert_eq!(jobs[&job]["remote_deleted_at"], when);
     // a soft-deleted candidate keeps the source of its earliest application
     let cands = read(out.path(), "candidates");
@@ -476,7 +488,9 @@ async fn smartrecruiters_removed_job_and_candidate_take_their_dependents_and_not
         for recs in all.values() {
             for r in recs.values() {
                 let refers = r.as_object().unwrap().iter().any(|(k, v)| {
-                    k != "id" && k.ends_with("_id") && v.as_str().is_some_and(|s| closure.contains(s))
+                    k != "id"
+                        && k.ends_with("_id")
+                        && v.as_str().is_some_and(|s| closure.contains(s))
                 });
                 if refers {
                     closure.insert(r["id"].as_str().unwrap().to_owned());
@@ -498,7 +512,8 @@ async fn smartrecruiters_removed_job_and_candidate_take_their_dependents_and_not
     // vocabularies derived from the deleted records may go with them; nothing else does
     for (m, k, id) in &deleted {
         assert!(
-            closure.contains(id) || ["tags", "screening_questions", "application_stages"].contains(&m.as_str()),
+            closure.contains(id)
+                || ["tags", "screening_questions", "application_stages"].contains(&m.as_str()),
             "{m} {k} was marked deleted but depends on neither the job nor the candidate"
         );
     }
@@ -523,7 +538,10 @@ async fn smartrecruiters_removed_job_and_candidate_take_their_dependents_and_not
                 m != "applications" || r["candidate_id"] == all["candidates"][&cand]["id"]
             })
             .collect();
-        assert!(!dependents.is_empty() || m == "job_screening_questions", "{m} has dependents");
+        assert!(
+            !dependents.is_empty() || m == "job_screening_questions",
+            "{m} has dependents"
+        );
         for r in dependents {
             // interviews and their team follow their application
             let parent_gone = match m {

@@ -131,7 +131,9 @@ impl JsonPath {
         }
         let mut cur = root;
         for step in keys {
-            let Step::Key(k) = step else { return Vec::new() };
+            let Step::Key(k) = step else {
+                return Vec::new();
+            };
             cur = match cur {
                 Value::Object(m) => match m.get_mut(k) {
                     Some(v) => v,

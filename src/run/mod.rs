@@ -10,14 +10,13 @@ pub mod transport;
 pub mod writer;
 
 use crate::compile::{Plan, Source, StreamId};
-use crate::state::Store;
 use crate::secret::{Redactor, Secret};
+use crate::state::Store;
 use futures::StreamExt;
 use http::{Client, Counters, Gate};
 use map::{Env, LookupIndex};
 use minijinja::Value as MjValue;
 use output::{ModelReport, Report, Status, StreamReport};
-use writer::{Finish, Item, ModelId, ModelOut, ModelResult, Msg, Writer};
 use record::{Rec, Scope};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -26,6 +25,7 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+use writer::{Finish, Item, ModelId, ModelOut, ModelResult, Msg, Writer};
 
 /// Why a run could not start or failed.
 #[derive(Debug, thiserror::Error)]
@@ -461,16 +461,17 @@ fn model_reports(
         for &sid in m.streams {
             mark(plan, sid, &mut involved);
         }
-        let (req, ret) = involved
-            .iter()
-            .enumerate()
-            .filter(|(_, x)| **x)
-            .fold((0, 0), |(a, b), (i, _)| {
-                (
-                    a + counters[i].requests.load(Ordering::Relaxed),
-                    b + counters[i].retries.load(Ordering::Relaxed),
-                )
-            });
+        let (req, ret) =
+            involved
+                .iter()
+                .enumerate()
+                .filter(|(_, x)| **x)
+                .fold((0, 0), |(a, b), (i, _)| {
+                    (
+                        a + counters[i].requests.load(Ordering::Relaxed),
+                        b + counters[i].retries.load(Ordering::Relaxed),
+                    )
+                });
         models.insert(
             m.name.to_owned(),
             ModelReport {
@@ -651,8 +652,7 @@ impl<'a> RunCtx<'a> {
             let ids: Vec<StreamId> = (0..plan.streams.len())
                 .filter(|i| level[*i] == lv && needed[*i])
                 .collect();
-            let results =
-                futures::future::join_all(ids.iter().map(|&i| self.run_stream(i))).await;
+            let results = futures::future::join_all(ids.iter().map(|&i| self.run_stream(i))).await;
             for (i, r) in ids.iter().zip(results) {
                 let r = match r {
                     Ok(()) => self.stream_done(*i).await,

@@ -114,8 +114,7 @@ impl Report {
         let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
         tmp.write_all(&serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?)?;
         tmp.as_file().sync_all()?;
-        tmp.persist(dir.join("report.json"))
-            .map_err(|e| e.error)?;
+        tmp.persist(dir.join("report.json")).map_err(|e| e.error)?;
         Ok(())
     }
 }

@@ -109,10 +109,7 @@ pub struct Writer {
 
 impl Writer {
     /// Starts the writer on its own thread. The state's run must already be begun.
-    pub fn start(
-        mut store: Box<dyn Store>,
-        models: Vec<ModelOut>,
-    ) -> Result<Writer, RunError> {
+    pub fn start(mut store: Box<dyn Store>, models: Vec<ModelOut>) -> Result<Writer, RunError> {
         let mut states = Vec::with_capacity(models.len());
         for m in models {
             let partial = m.target.with_extension("ndjson.partial");
@@ -346,7 +343,9 @@ impl Worker<'_> {
         for m in &mut self.models {
             if let Some(mut fw) = m.fresh.take() {
                 fw.flush().map_err(|e| RunError::io(&m.partial, e))?;
-                fw.get_ref().sync_all().map_err(|e| RunError::io(&m.partial, e))?;
+                fw.get_ref()
+                    .sync_all()
+                    .map_err(|e| RunError::io(&m.partial, e))?;
                 m.fresh_done = true;
             }
         }
@@ -389,7 +388,9 @@ fn publish(store: &mut dyn Store, m: &mut ModelState) -> Result<(), RunError> {
         let mut w = BufWriter::with_capacity(256 * 1024, f);
         store.export(name, &mut w)?;
         w.flush().map_err(|e| RunError::io(&m.partial, e))?;
-        w.get_ref().sync_all().map_err(|e| RunError::io(&m.partial, e))?;
+        w.get_ref()
+            .sync_all()
+            .map_err(|e| RunError::io(&m.partial, e))?;
     }
     std::fs::rename(&m.partial, &m.out.target).map_err(|e| RunError::io(&m.out.target, e))?;
     store.snapshot_written(name, &m.out.target.display().to_string())?;
@@ -439,7 +440,13 @@ fn validate(schema: &ModelSchema, record: &Value) -> Option<(String, String)> {
     let pointer = errors.first()?.0.clone();
     let reason = errors
         .iter()
-        .map(|(p, m)| if p.is_empty() { m.clone() } else { format!("{p}: {m}") })
+        .map(|(p, m)| {
+            if p.is_empty() {
+                m.clone()
+            } else {
+                format!("{p}: {m}")
+            }
+        })
         .collect::<Vec<_>>()
         .join("; ");
     Some((pointer, reason))

@@ -1,11 +1,11 @@
-//! How stored records are compressed: zstd with a dictionary trained per model from its first
+//! How stored records are compressed: zstd with a dictionary per model made of its first
 //! records (unified JSON of one model repeats its keys and much of its values, so a
-//! dictionary makes a 1 KB record three to five times smaller and faster to compress).
+//! dictionary makes a 1 KB record about three times smaller).
 //!
 //! A model's first [`SAMPLES`] records are stored without a dictionary; then they become its
 //! dictionary (zstd's raw-content dictionaries: no training, so no memory spike), kept in the
-//! `dictionaries` table (in the run's transaction, so a failed run
-//! forgets it with the records that use it), and used for every later record.
+//! `dictionaries` table (in the run's transaction, so a failed run forgets it with the records
+//! that use it), and used for every later record.
 
 use super::StateError;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -132,20 +132,17 @@ impl Codecs {
             .ok_or_else(|| corrupt("bad zstd frame".into()))?;
         let d = match dict {
             None => &mut self.plain,
-            Some(id) => {
-                if !self.decoders.contains_key(&id) {
+            Some(id) => match self.decoders.entry(id) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
                     let bytes: Vec<u8> = conn
                         .prepare_cached("SELECT dict FROM dictionaries WHERE id = ?1")?
                         .query_row(params![id], |r| r.get(0))
                         .optional()?
                         .ok_or_else(|| corrupt(format!("dictionary {id} is missing")))?;
-                    self.decoders
-                        .insert(id, zstd::bulk::Decompressor::with_dictionary(&bytes)?);
+                    e.insert(zstd::bulk::Decompressor::with_dictionary(&bytes)?)
                 }
-                self.decoders
-                    .get_mut(&id)
-                    .ok_or(StateError::Protocol("decoder vanished"))?
-            }
+            },
         };
         d.decompress(raw, size).map_err(|e| corrupt(e.to_string()))
     }

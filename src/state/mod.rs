@@ -98,7 +98,11 @@ pub struct Encoded {
 
 impl Encoded {
     /// Serialises a unified record (members in schema order) once.
-    pub fn new(id: String, remote_id: Option<String>, record: &serde_json::Map<String, serde_json::Value>) -> Encoded {
+    pub fn new(
+        id: String,
+        remote_id: Option<String>,
+        record: &serde_json::Map<String, serde_json::Value>,
+    ) -> Encoded {
         Encoded::with_remote_data(id, remote_id, record, None)
     }
 
@@ -328,7 +332,9 @@ pub enum StateError {
     #[error("state database: {0}")]
     Sql(#[from] rusqlite::Error),
     /// A database written by a newer mapper: never misread.
-    #[error("state database: schema version {found} was written by a newer mapper (this one knows up to {known})")]
+    #[error(
+        "state database: schema version {found} was written by a newer mapper (this one knows up to {known})"
+    )]
     TooNew {
         /// `user_version` found.
         found: i64,
@@ -362,7 +368,12 @@ pub trait Store: Send {
     /// The stored record with this id, if any.
     fn prior(&mut self, model: &str, id: &str) -> Result<Option<Prior>, StateError>;
     /// Applies a valid record (new, changed or unchanged) and marks it seen.
-    fn put(&mut self, model: &str, rec: &Encoded, prior: Option<&Prior>) -> Result<Applied, StateError>;
+    fn put(
+        &mut self,
+        model: &str,
+        rec: &Encoded,
+        prior: Option<&Prior>,
+    ) -> Result<Applied, StateError>;
     /// Marks a stored record seen without changing its content (this run's version was
     /// invalid: it keeps its last valid version and is not deleted by absence). Returns
     /// whether it was deleted and is now back.
@@ -402,7 +413,10 @@ mod tests {
             std::str::from_utf8(&e.content).unwrap(),
             r#"{"id":"a","remote_id":"1","name":"Ä\""}"#
         );
-        assert_eq!(e.vendor_deleted.as_deref(), Some("2024-01-01T00:00:00.000Z"));
+        assert_eq!(
+            e.vendor_deleted.as_deref(),
+            Some("2024-01-01T00:00:00.000Z")
+        );
         let mut line = Vec::new();
         write_line(&mut line, &e.content, e.split, "C", None).unwrap();
         let back: serde_json::Value = serde_json::from_slice(&line).unwrap();
@@ -411,7 +425,10 @@ mod tests {
             json!({"id": "a", "remote_id": "1", "changed_at": "C", "remote_deleted_at": null, "name": "Ä\""})
         );
         let keys: Vec<&String> = back.as_object().unwrap().keys().collect();
-        assert_eq!(keys, ["id", "remote_id", "changed_at", "remote_deleted_at", "name"]);
+        assert_eq!(
+            keys,
+            ["id", "remote_id", "changed_at", "remote_deleted_at", "name"]
+        );
         // the hash ignores the state-kept members, and the legacy hash is the old derivation
         let other = json!({"id": "a", "remote_id": "1", "changed_at": "y", "remote_deleted_at": null, "name": "Ä\""});
         let e2 = Encoded::new("a".into(), Some("1".into()), other.as_object().unwrap());
@@ -426,12 +443,18 @@ mod tests {
         let mut line = Vec::new();
         write_line(&mut line, &e.content, e.split, "C", Some("D")).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&line).unwrap();
-        assert_eq!(v, json!({"changed_at": "C", "remote_deleted_at": "D", "id": "a"}));
+        assert_eq!(
+            v,
+            json!({"changed_at": "C", "remote_deleted_at": "D", "id": "a"})
+        );
         let rec = json!({"id": "a", "changed_at": "x", "remote_deleted_at": null});
         let e = Encoded::new("a".into(), None, rec.as_object().unwrap());
         let mut line = Vec::new();
         write_line(&mut line, &e.content, e.split, "C", None).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&line).unwrap();
-        assert_eq!(v, json!({"id": "a", "changed_at": "C", "remote_deleted_at": null}));
+        assert_eq!(
+            v,
+            json!({"id": "a", "changed_at": "C", "remote_deleted_at": null})
+        );
     }
 }

@@ -8,8 +8,8 @@
 
 use super::codec::Codecs;
 use super::{
-    Applied, Change, DeletedBy, Encoded, Prior, RowId, RunEnd, RunId, RunKind, RunRow,
-    StateError, Store, StoredHash, write_line,
+    Applied, Change, DeletedBy, Encoded, Prior, RowId, RunEnd, RunId, RunKind, RunRow, StateError,
+    Store, StoredHash, write_line,
 };
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -125,7 +125,6 @@ fn migrate(conn: &mut Connection) -> Result<(), StateError> {
     Ok(())
 }
 
-
 /// The state in one SQLite database.
 pub struct SqliteStore {
     conn: Connection,
@@ -195,7 +194,9 @@ impl SqliteStore {
     }
 
     fn open_run(&mut self) -> Result<&mut OpenRun, StateError> {
-        self.run.as_mut().ok_or(StateError::Protocol("no run in progress"))
+        self.run
+            .as_mut()
+            .ok_or(StateError::Protocol("no run in progress"))
     }
 
     fn finish_row(&mut self, id: RunId, end: &RunEnd) -> Result<(), StateError> {
@@ -207,7 +208,11 @@ impl SqliteStore {
         Ok(())
     }
 
-    fn compress(&mut self, model: &str, content: &[u8]) -> Result<(Option<i64>, Vec<u8>), StateError> {
+    fn compress(
+        &mut self,
+        model: &str,
+        content: &[u8],
+    ) -> Result<(Option<i64>, Vec<u8>), StateError> {
         let run = self.open_run()?.id.0;
         self.codecs
             .compress(&self.conn, &self.integration, model, run, content)
@@ -234,7 +239,10 @@ impl SqliteStore {
                 let e = Encoded::new(String::new(), None, obj);
                 Ok((e.content, e.split))
             }
-            other => Err(StateError::Corrupt(seq, format!("unknown encoding `{other}`"))),
+            other => Err(StateError::Corrupt(
+                seq,
+                format!("unknown encoding `{other}`"),
+            )),
         }
     }
 }
@@ -317,12 +325,20 @@ impl Store for SqliteStore {
         }))
     }
 
-    fn put(&mut self, model: &str, rec: &Encoded, prior: Option<&Prior>) -> Result<Applied, StateError> {
+    fn put(
+        &mut self,
+        model: &str,
+        rec: &Encoded,
+        prior: Option<&Prior>,
+    ) -> Result<Applied, StateError> {
         let (run_id, now) = {
             let r = self.open_run()?;
             (r.id, r.started_at.clone())
         };
-        let deleted_by = rec.vendor_deleted.as_ref().map(|_| DeletedBy::Vendor.as_str());
+        let deleted_by = rec
+            .vendor_deleted
+            .as_ref()
+            .map(|_| DeletedBy::Vendor.as_str());
         let Some(p) = prior else {
             let (dict, blob) = self.compress(model, &rec.content)?;
             let inserted = self
@@ -397,11 +413,17 @@ impl Store for SqliteStore {
                 ])?;
         } else if deleted_at != p.deleted_at {
             self.conn
-                .prepare_cached("UPDATE records SET remote_deleted_at = ?2, deleted_by = ?3 WHERE seq = ?1")?
+                .prepare_cached(
+                    "UPDATE records SET remote_deleted_at = ?2, deleted_by = ?3 WHERE seq = ?1",
+                )?
                 .execute(params![p.row.0, deleted_at, deleted_by])?;
         }
         Ok(Applied {
-            change: if same { Change::Unchanged } else { Change::Updated },
+            change: if same {
+                Change::Unchanged
+            } else {
+                Change::Updated
+            },
             changed_at,
             deleted_at,
             newly_deleted,
@@ -414,7 +436,9 @@ impl Store for SqliteStore {
         // seen at the vendor: a deletion by absence is lifted; the vendor's flag stays
         if prior.deleted_by == Some(DeletedBy::Absence) {
             self.conn
-                .prepare_cached("UPDATE records SET remote_deleted_at = NULL, deleted_by = NULL WHERE seq = ?1")?
+                .prepare_cached(
+                    "UPDATE records SET remote_deleted_at = NULL, deleted_by = NULL WHERE seq = ?1",
+                )?
                 .execute(params![prior.row.0])?;
             return Ok(true);
         }
@@ -422,9 +446,14 @@ impl Store for SqliteStore {
     }
 
     fn mark_absent(&mut self, model: &str) -> Result<u64, StateError> {
-        let run = self.run.as_ref().ok_or(StateError::Protocol("no run in progress"))?;
+        let run = self
+            .run
+            .as_ref()
+            .ok_or(StateError::Protocol("no run in progress"))?;
         if run.kind != RunKind::Full {
-            return Err(StateError::Protocol("deletions by absence need a full sync"));
+            return Err(StateError::Protocol(
+                "deletions by absence need a full sync",
+            ));
         }
         let mut absent = Vec::new();
         {
@@ -449,7 +478,10 @@ impl Store for SqliteStore {
     }
 
     fn record_syncs(&mut self, streams: &[String]) -> Result<(), StateError> {
-        let run = self.run.as_ref().ok_or(StateError::Protocol("no run in progress"))?;
+        let run = self
+            .run
+            .as_ref()
+            .ok_or(StateError::Protocol("no run in progress"))?;
         let finished = super::now_utc();
         let mut stmt = self.conn.prepare_cached(
             "INSERT INTO syncs (integration, stream, kind, started_at, finished_at, run_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -470,13 +502,18 @@ impl Store for SqliteStore {
 
     fn snapshot_stale(&mut self, model: &str) -> Result<(), StateError> {
         self.conn
-            .prepare_cached("UPDATE snapshots SET run_id = NULL WHERE integration = ?1 AND model = ?2")?
+            .prepare_cached(
+                "UPDATE snapshots SET run_id = NULL WHERE integration = ?1 AND model = ?2",
+            )?
             .execute(params![self.integration, model])?;
         Ok(())
     }
 
     fn commit(&mut self, end: &RunEnd) -> Result<(), StateError> {
-        let run = self.run.take().ok_or(StateError::Protocol("no run in progress"))?;
+        let run = self
+            .run
+            .take()
+            .ok_or(StateError::Protocol("no run in progress"))?;
         let counts = serde_json::to_string(&end.counts).unwrap_or_default();
         self.conn.execute(
             "UPDATE runs SET status = ?2, finished_at = ?3, counts = ?4 WHERE id = ?1",
@@ -489,7 +526,10 @@ impl Store for SqliteStore {
     }
 
     fn abort(&mut self, end: &RunEnd) -> Result<(), StateError> {
-        let run = self.run.take().ok_or(StateError::Protocol("no run in progress"))?;
+        let run = self
+            .run
+            .take()
+            .ok_or(StateError::Protocol("no run in progress"))?;
         if !self.conn.is_autocommit() {
             self.conn.execute_batch("ROLLBACK")?;
         }
@@ -500,16 +540,22 @@ impl Store for SqliteStore {
     fn snapshot_current(&mut self, model: &str, path: &str) -> Result<bool, StateError> {
         let found: Option<(String, Option<i64>)> = self
             .conn
-            .prepare_cached("SELECT path, run_id FROM snapshots WHERE integration = ?1 AND model = ?2")?
-            .query_row(params![self.integration, model], |r| Ok((r.get(0)?, r.get(1)?)))
+            .prepare_cached(
+                "SELECT path, run_id FROM snapshots WHERE integration = ?1 AND model = ?2",
+            )?
+            .query_row(params![self.integration, model], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .optional()?;
         Ok(matches!(found, Some((p, Some(_))) if p == path) && Path::new(path).is_file())
     }
 
     fn snapshot_written(&mut self, model: &str, path: &str) -> Result<(), StateError> {
-        let last: Option<i64> = self
-            .conn
-            .query_row("SELECT max(id) FROM runs WHERE integration = ?1", params![self.integration], |r| r.get(0))?;
+        let last: Option<i64> = self.conn.query_row(
+            "SELECT max(id) FROM runs WHERE integration = ?1",
+            params![self.integration],
+            |r| r.get(0),
+        )?;
         self.conn
             .prepare_cached(
                 "INSERT INTO snapshots (integration, model, path, run_id) VALUES (?1, ?2, ?3, ?4)
@@ -524,7 +570,15 @@ impl Store for SqliteStore {
         let mut last = i64::MIN;
         // in batches, so that decompression borrows the store between queries
         loop {
-            type Row = (i64, String, Option<String>, String, Option<i64>, i64, Vec<u8>);
+            type Row = (
+                i64,
+                String,
+                Option<String>,
+                String,
+                Option<i64>,
+                i64,
+                Vec<u8>,
+            );
             let batch: Vec<Row> = self
                 .conn
                 .prepare_cached(
