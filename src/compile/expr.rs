@@ -356,6 +356,97 @@ fn unknown_callables(text: &str) -> Vec<String> {
     out
 }
 
+/// What an expression's literal value (an object `{...}`, a list `[...]` or a constant) cannot
+/// be for a unified property with JSON Schema `prop`: the shapes that can be known before any
+/// record is read. None when it fits or cannot be known.
+pub fn literal_shape_problem(text: &str, prop: &serde_json::Value) -> Option<String> {
+    use minijinja::machinery::ast;
+    fn types(prop: &serde_json::Value) -> Vec<&str> {
+        match prop.get("type") {
+            Some(serde_json::Value::String(t)) => vec![t.as_str()],
+            Some(serde_json::Value::Array(a)) => a.iter().filter_map(|t| t.as_str()).collect(),
+            _ => Vec::new(),
+        }
+    }
+    fn check(e: &ast::Expr, prop: &serde_json::Value) -> Option<String> {
+        let ts = types(prop);
+        let is = |t: &str| ts.is_empty() || ts.contains(&t);
+        match e {
+            ast::Expr::Map(m) => {
+                if !is("object") {
+                    return Some(format!("the expression builds an object, but the field is {}", ts.join(" or ")));
+                }
+                let props = prop.get("properties").and_then(|p| p.as_object());
+                let closed = prop.get("additionalProperties") == Some(&serde_json::Value::Bool(false));
+                for (k, v) in m.keys.iter().zip(&m.values) {
+                    let ast::Expr::Const(c) = k else { continue };
+                    let Some(name) = c.value.as_str() else { continue };
+                    match props.and_then(|p| p.get(name)) {
+                        Some(sub) => {
+                            if let Some(problem) = check(v, sub) {
+                                return Some(format!("member `{name}`: {problem}"));
+                            }
+                        }
+                        None if closed => {
+                            let known: Vec<&str> = props.map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
+                            return Some(format!(
+                                "the object it builds has a member `{name}` that the field does not have (members: {})",
+                                known.join(", ")
+                            ));
+                        }
+                        None => {}
+                    }
+                }
+                let given: Vec<&str> = m
+                    .keys
+                    .iter()
+                    .filter_map(|k| match k {
+                        ast::Expr::Const(c) => c.value.as_str(),
+                        _ => None,
+                    })
+                    .collect();
+                if given.len() < m.keys.len() {
+                    return None; // computed keys: cannot be known
+                }
+                let missing: Vec<&str> = prop
+                    .get("required")
+                    .and_then(|r| r.as_array())
+                    .map(|r| r.iter().filter_map(|x| x.as_str()).filter(|k| !given.contains(k)).collect())
+                    .unwrap_or_default();
+                (!missing.is_empty()).then(|| {
+                    format!(
+                        "the object it builds lacks {} (the schema requires every member; map members one by one with `fields:` to have the others null)",
+                        missing.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                    )
+                })
+            }
+            ast::Expr::List(l) => {
+                if !is("array") {
+                    return Some(format!("the expression builds a list, but the field is {}", ts.join(" or ")));
+                }
+                let items = prop.get("items")?;
+                l.items.iter().find_map(|x| check(x, items).map(|p| format!("an element: {p}")))
+            }
+            ast::Expr::Const(c) => {
+                let v = &c.value;
+                let kind = match v.kind() {
+                    minijinja::value::ValueKind::Undefined | minijinja::value::ValueKind::None => "null",
+                    minijinja::value::ValueKind::Bool => "boolean",
+                    minijinja::value::ValueKind::Number if v.is_integer() => "integer",
+                    minijinja::value::ValueKind::Number => "number",
+                    minijinja::value::ValueKind::String => "string",
+                    _ => return None,
+                };
+                let fits = is(kind) || (kind == "integer" && is("number"));
+                (!fits).then(|| format!("the expression is a constant {kind}, but the field is {}", ts.join(" or ")))
+            }
+            _ => None,
+        }
+    }
+    let ast = minijinja::machinery::parse_expr(text).ok()?;
+    check(&ast, prop)
+}
+
 /// A compiled expression evaluating to a typed value.
 pub struct Expr {
     text: String,

@@ -1198,6 +1198,16 @@ impl Compiler<'_> {
                 all: def.all.unwrap_or(false),
             }
         } else if let Some(e) = &def.expr {
+            // an object, list or constant the model's schema cannot take is known now
+            if let Some((_, tname, tprop)) = &target
+                && def.then.is_none()
+                && def.map.is_none()
+                && def.as_.is_none()
+                && def.default.is_none()
+                && let Some(problem) = expr::literal_shape_problem(e, tprop)
+            {
+                self.err(&format!("{p}.expr"), format!("`{tname}`: {problem}"));
+            }
             ValueSource::Expr(self.expr(&format!("{p}.expr"), e, RECORD_VARS)?)
         } else if let Some(t) = &def.template {
             let tp = if matches!(f, FieldSpec::Short(_)) {
