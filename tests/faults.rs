@@ -233,24 +233,35 @@ async fn invalid_utf8_in_a_string_is_replaced_not_fatal() {
 }
 
 #[tokio::test]
-async fn a_value_nested_too_deep_fails_the_page_with_a_clear_error() {
+async fn a_value_nested_too_deep_fails_that_record_not_the_page() {
     let server = common::start(Config {
         users_deep: true,
         ..Default::default()
     })
     .await;
-    let (report, _dir) = run_spec(&server, Path::new(EXAMPLE), KEY).await;
-    assert_eq!(report.status, Status::Failed);
-    let err = report.error.unwrap();
-    assert!(
-        err.contains("/v1/users") && err.contains("deeper than"),
-        "{err}"
-    );
+    let (report, dir) = run_spec(&server, Path::new(EXAMPLE), KEY).await;
     assert_eq!(
-        server.requests_to("/v1/users").len(),
-        1,
-        "not retried: it would not help"
+        report.status,
+        Status::CompletedWithInvalidRecords,
+        "{:?}",
+        report.error
     );
+    let users = &report.models["users"];
+    assert_eq!((users.written, users.invalid), (1, 1));
+    let bad = &users.invalid_records[0];
+    assert_eq!(bad.remote_id.as_deref(), Some("u1"));
+    assert!(
+        bad.pointer.starts_with("/remote_data/~1v1~1users/x/0/0"),
+        "{}",
+        bad.pointer
+    );
+    assert!(
+        bad.reason.contains("deeper than 128 levels"),
+        "{}",
+        bad.reason
+    );
+    assert_eq!(read(dir.path(), "users")[0]["remote_id"], "u2");
+    assert_eq!(report.streams["users"].retries, 0, "not retried");
 }
 
 #[tokio::test]

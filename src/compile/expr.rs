@@ -374,13 +374,19 @@ pub fn literal_shape_problem(text: &str, prop: &serde_json::Value) -> Option<Str
         match e {
             ast::Expr::Map(m) => {
                 if !is("object") {
-                    return Some(format!("the expression builds an object, but the field is {}", ts.join(" or ")));
+                    return Some(format!(
+                        "the expression builds an object, but the field is {}",
+                        ts.join(" or ")
+                    ));
                 }
                 let props = prop.get("properties").and_then(|p| p.as_object());
-                let closed = prop.get("additionalProperties") == Some(&serde_json::Value::Bool(false));
+                let closed =
+                    prop.get("additionalProperties") == Some(&serde_json::Value::Bool(false));
                 for (k, v) in m.keys.iter().zip(&m.values) {
                     let ast::Expr::Const(c) = k else { continue };
-                    let Some(name) = c.value.as_str() else { continue };
+                    let Some(name) = c.value.as_str() else {
+                        continue;
+                    };
                     match props.and_then(|p| p.get(name)) {
                         Some(sub) => {
                             if let Some(problem) = check(v, sub) {
@@ -388,7 +394,9 @@ pub fn literal_shape_problem(text: &str, prop: &serde_json::Value) -> Option<Str
                             }
                         }
                         None if closed => {
-                            let known: Vec<&str> = props.map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
+                            let known: Vec<&str> = props
+                                .map(|p| p.keys().map(String::as_str).collect())
+                                .unwrap_or_default();
                             return Some(format!(
                                 "the object it builds has a member `{name}` that the field does not have (members: {})",
                                 known.join(", ")
@@ -411,7 +419,12 @@ pub fn literal_shape_problem(text: &str, prop: &serde_json::Value) -> Option<Str
                 let missing: Vec<&str> = prop
                     .get("required")
                     .and_then(|r| r.as_array())
-                    .map(|r| r.iter().filter_map(|x| x.as_str()).filter(|k| !given.contains(k)).collect())
+                    .map(|r| {
+                        r.iter()
+                            .filter_map(|x| x.as_str())
+                            .filter(|k| !given.contains(k))
+                            .collect()
+                    })
                     .unwrap_or_default();
                 (!missing.is_empty()).then(|| {
                     format!(
@@ -422,15 +435,22 @@ pub fn literal_shape_problem(text: &str, prop: &serde_json::Value) -> Option<Str
             }
             ast::Expr::List(l) => {
                 if !is("array") {
-                    return Some(format!("the expression builds a list, but the field is {}", ts.join(" or ")));
+                    return Some(format!(
+                        "the expression builds a list, but the field is {}",
+                        ts.join(" or ")
+                    ));
                 }
                 let items = prop.get("items")?;
-                l.items.iter().find_map(|x| check(x, items).map(|p| format!("an element: {p}")))
+                l.items
+                    .iter()
+                    .find_map(|x| check(x, items).map(|p| format!("an element: {p}")))
             }
             ast::Expr::Const(c) => {
                 let v = &c.value;
                 let kind = match v.kind() {
-                    minijinja::value::ValueKind::Undefined | minijinja::value::ValueKind::None => "null",
+                    minijinja::value::ValueKind::Undefined | minijinja::value::ValueKind::None => {
+                        "null"
+                    }
                     minijinja::value::ValueKind::Bool => "boolean",
                     minijinja::value::ValueKind::Number if v.is_integer() => "integer",
                     minijinja::value::ValueKind::Number => "number",
@@ -438,7 +458,12 @@ pub fn literal_shape_problem(text: &str, prop: &serde_json::Value) -> Option<Str
                     _ => return None,
                 };
                 let fits = is(kind) || (kind == "integer" && is("number"));
-                (!fits).then(|| format!("the expression is a constant {kind}, but the field is {}", ts.join(" or ")))
+                (!fits).then(|| {
+                    format!(
+                        "the expression is a constant {kind}, but the field is {}",
+                        ts.join(" or ")
+                    )
+                })
             }
             _ => None,
         }

@@ -387,8 +387,8 @@ impl Client {
         }
     }
 
-    /// Parses a 2xx body: `Ok(None)` when it is not JSON (worth a retry), `Err` when it is
-    /// JSON that mapper cannot read (nested too deep: a retry would not help). Large bodies
+    /// Parses a 2xx body: `Ok(None)` when it is not JSON (worth a retry). Values of any depth
+    /// parse; a record nested too deep is cut and made invalid by the pager. Large bodies
     /// are parsed on the blocking pool, so that the stream can map the previous page meanwhile.
     async fn parse_body(
         &self,
@@ -412,10 +412,6 @@ impl Client {
         }
         match parsed {
             Ok(v) => Ok(Some(v)),
-            Err(e) if e.to_string().contains("recursion limit") => Err(format!(
-                "{what}: the response nests values deeper than {MAX_JSON_DEPTH} levels, which mapper does not read ({})",
-                json_error(&e)
-            )),
             Err(e) => {
                 tracing::warn!("{what}: the response is not JSON ({})", json_error(&e));
                 Ok(None)
@@ -521,9 +517,6 @@ impl Client {
     }
 }
 
-/// Deepest nesting of a response body serde_json reads.
-const MAX_JSON_DEPTH: u32 = 128;
-
 /// Largest delay mapper takes from a vendor (a `Retry-After`, a token lifetime): one year.
 const MAX_VENDOR_SECS: f64 = 365.0 * 86_400.0;
 
@@ -555,13 +548,30 @@ pub fn json_error(e: &serde_json::Error) -> String {
 /// Bodies at least this large are parsed off the stream's thread.
 const PARSE_ELSEWHERE_BYTES: usize = 64 * 1024;
 
+#[cfg(test)]
+pub(crate) fn parse_bytes_for_test(
+    body: &[u8],
+) -> (Result<serde_json::Value, serde_json::Error>, usize) {
+    parse_bytes(body)
+}
+
 /// A body as JSON (blank is null), and how many invalid UTF-8 sequences were replaced.
 fn parse_bytes(body: &[u8]) -> (Result<serde_json::Value, serde_json::Error>, usize) {
     if body.iter().all(|b| b.is_ascii_whitespace()) {
         return (Ok(serde_json::Value::Null), 0);
     }
     let (text, invalid) = lossy_utf8(body);
-    (serde_json::from_str(&text), invalid)
+    // any depth parses (the stack grows as needed); records nested too deep are cut and made
+    // invalid one by one afterwards, and the rest of the page is read
+    let parse = || -> Result<serde_json::Value, serde_json::Error> {
+        use serde::Deserialize;
+        let mut de = serde_json::Deserializer::from_str(&text);
+        de.disable_recursion_limit();
+        let v = serde_json::Value::deserialize(serde_stacker::Deserializer::new(&mut de))?;
+        de.end()?;
+        Ok(v)
+    };
+    (parse(), invalid)
 }
 
 fn lossy_utf8(body: &[u8]) -> (std::borrow::Cow<'_, str>, usize) {

@@ -1,6 +1,7 @@
 //! Stage 3: executes a compiled [`Plan`]: resolves inputs, fetches streams in dependency
 //! order (paginating, fanning out with bounded concurrency), maps, validates and writes.
 
+mod depth;
 pub mod http;
 pub mod map;
 pub mod output;
@@ -748,41 +749,16 @@ impl<'a> RunCtx<'a> {
         if let (Some(mm), Some(m)) = (&s.output, self.model_of[sid]) {
             let mapped = map::map_record(mm, &rec, env);
             let slot = &self.slots[m.0];
-            match (&mapped.record, mapped.id.clone()) {
-                (Ok(_), Some(id)) => match &slot.merged {
-                    Some(merged) => {
-                        if let Ok(full) = mapped.into_full() {
-                            slot.merge(merged, id, full);
-                        }
-                    }
-                    None => {
-                        let remote_id = mapped.remote_id.clone();
-                        if let Ok(Value::Object(map)) = mapped.record {
-                            let encoded = crate::state::Encoded::with_remote_data(
-                                id,
-                                remote_id,
-                                &map,
-                                Some(&mapped.remote_data),
-                            );
-                            out.items.push(Item::Record {
-                                value: Value::Object(map),
-                                encoded,
-                            });
-                        }
-                    }
-                },
-                (Err(reason), id) => out.items.push(Item::Failed {
-                    id,
+            if let Some((pointer, reason)) = &rec.defect {
+                // seen (when its id could be read), but not mapped from a cut payload
+                out.items.push(Item::Failed {
+                    id: mapped.id.clone(),
                     remote_id: mapped.remote_id.clone(),
-                    pointer: mapped.pointer.clone(),
+                    pointer: pointer.clone(),
                     reason: reason.clone(),
-                }),
-                (Ok(_), None) => out.items.push(Item::Failed {
-                    id: None,
-                    remote_id: mapped.remote_id.clone(),
-                    pointer: "/id".into(),
-                    reason: "no id".into(),
-                }),
+                });
+            } else {
+                self.route(slot, mapped, out);
             }
         }
         if let Some(sp) = spool {
@@ -793,6 +769,46 @@ impl<'a> RunCtx<'a> {
                 .map_err(|e| RunError::io(&sp.path, e))?;
         }
         Ok(())
+    }
+
+    /// Sends a mapped record on: merged (`duplicates: merge`), or serialised into the outbox.
+    fn route(&self, slot: &ModelSlot, mapped: map::Mapped<'_>, out: &mut Outbox) {
+        match (&mapped.record, mapped.id.clone()) {
+            (Ok(_), Some(id)) => match &slot.merged {
+                Some(merged) => {
+                    if let Ok(full) = mapped.into_full() {
+                        slot.merge(merged, id, full);
+                    }
+                }
+                None => {
+                    let remote_id = mapped.remote_id.clone();
+                    if let Ok(Value::Object(map)) = mapped.record {
+                        let encoded = crate::state::Encoded::with_remote_data(
+                            id,
+                            remote_id,
+                            &map,
+                            Some(&mapped.remote_data),
+                        );
+                        out.items.push(Item::Record {
+                            value: Value::Object(map),
+                            encoded,
+                        });
+                    }
+                }
+            },
+            (Err(reason), id) => out.items.push(Item::Failed {
+                id,
+                remote_id: mapped.remote_id.clone(),
+                pointer: mapped.pointer.clone(),
+                reason: reason.clone(),
+            }),
+            (Ok(_), None) => out.items.push(Item::Failed {
+                id: None,
+                remote_id: mapped.remote_id.clone(),
+                pointer: "/id".into(),
+                reason: "no id".into(),
+            }),
+        }
     }
 
     fn read_spool(

@@ -95,6 +95,9 @@ impl<'a, 'r> Pager<'a, 'r> {
             Pagination::Offset { total: Some(p), .. } => vec![p],
             _ => Vec::new(),
         };
+        if paths.is_empty() {
+            return false;
+        }
         let Some(key) = records.first_key() else {
             return true;
         };
@@ -196,6 +199,8 @@ impl<'a, 'r> Pager<'a, 'r> {
         // one selector moves its records out of the body (read again below only for cursors
         // and totals, which sit outside the records); several copy them
         let mut body = body;
+        // nothing deeper than any record may be is kept (copies below must not recurse far)
+        super::depth::truncate_deep(&mut body, 2 * super::depth::MAX_RECORD_DEPTH);
         let single = self.h.records.parts.len() == 1;
         for (path, vars) in &self.h.records.parts {
             let vars = match &self.parent {
@@ -207,14 +212,26 @@ impl<'a, 'r> Pager<'a, 'r> {
             } else {
                 path.find(&body).into_iter().cloned().collect()
             };
-            for m in found {
-                recs.push(Rec::new(
+            for mut m in found {
+                let cut = super::depth::truncate_deep(&mut m, super::depth::MAX_RECORD_DEPTH);
+                let mut rec = Rec::new(
                     m,
                     source.clone(),
                     vars.clone(),
                     self.parent.clone(),
                     self.index,
-                ));
+                );
+                if let Some(inner) = cut {
+                    let src = source.replace('~', "~0").replace('/', "~1");
+                    rec.defect = Some((
+                        format!("/remote_data/{src}{inner}"),
+                        format!(
+                            "the vendor's record nests values deeper than {} levels (at {inner}), which mapper does not read",
+                            super::depth::MAX_RECORD_DEPTH
+                        ),
+                    ));
+                }
+                recs.push(rec);
                 self.index += 1;
             }
         }

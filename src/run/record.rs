@@ -28,6 +28,9 @@ pub struct Rec {
     pub index: u64,
     #[serde(skip)]
     mj: OnceLock<MjValue>,
+    /// Why the record cannot be mapped in full (parts nested too deep were cut), if so.
+    #[serde(skip)]
+    pub defect: Option<(String, String)>,
 }
 
 impl Rec {
@@ -46,6 +49,7 @@ impl Rec {
             parent,
             index,
             mj: OnceLock::new(),
+            defect: None,
         }
     }
 

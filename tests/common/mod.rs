@@ -280,10 +280,15 @@ async fn users(
             body.extend_from_slice(br#"a", "last": "L"}, "email": null, "active": true}]"#);
             return (StatusCode::OK, [("content-type", "application/json")], body).into_response();
         }
+        if cfg.users_deep && q.get("page").map(String::as_str) != Some("1") {
+            return Json(json!([])).into_response();
+        }
         if cfg.users_deep {
-            let deep = format!("{}1{}", "[".repeat(500), "]".repeat(500));
+            // u1 nests a value 50,000 levels deep; the others are ordinary
+            let deep = format!("{}1{}", "[".repeat(50_000), "]".repeat(50_000));
             let body = format!(
-                r#"[{{"id": "u1", "name": {{"first": "A", "last": "B"}}, "email": null, "active": true, "x": {deep}}}]"#
+                r#"[{{"id": "u1", "name": {{"first": "A", "last": "B"}}, "email": null, "active": true, "x": {deep}}},
+                   {{"id": "u2", "name": {{"first": "Bob", "last": null}}, "email": null, "active": false}}]"#
             );
             return (StatusCode::OK, [("content-type", "application/json")], body).into_response();
         }
