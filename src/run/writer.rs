@@ -134,7 +134,8 @@ impl Writer {
                 publish(&mut *store, m)?;
             }
         }
-        let (tx, mut rx) = mpsc::channel::<Msg>(16);
+        // a few pages in flight: enough to keep both threads busy, little memory
+        let (tx, mut rx) = mpsc::channel::<Msg>(4);
         let thread = std::thread::Builder::new()
             .name("mapper-state".into())
             .spawn(move || {

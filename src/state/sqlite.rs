@@ -81,7 +81,8 @@ INSERT INTO records (seq, integration, model, id, remote_id, hash, changed_at, r
            CASE WHEN remote_deleted_at IS NULL THEN NULL ELSE 'absence' END, 'json', 0, record
     FROM records_v0 ORDER BY seq;
 DROP TABLE records_v0;
-CREATE UNIQUE INDEX records_id ON records (integration, model, id);
+-- ids derive from (integration, model, remote id): unique on their own, and a smaller index
+CREATE UNIQUE INDEX records_id ON records (id);
 CREATE INDEX records_model ON records (integration, model);
 ALTER TABLE syncs ADD COLUMN run_id INTEGER;
 CREATE TABLE dictionaries (
@@ -181,7 +182,7 @@ impl SqliteStore {
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = NORMAL;
-             PRAGMA cache_size = -4000;
+             PRAGMA cache_size = -8000;
              PRAGMA journal_size_limit = 67108864;",
         )?;
         migrate(&mut conn)?;
