@@ -68,7 +68,7 @@ pub fn drop_deep(v: Value) {
     let mut stack = vec![v];
     while let Some(mut x) = stack.pop() {
         match &mut x {
-            Value::Array(a) => stack.extend(a.drain(..)),
+            Value::Array(a) => stack.append(a),
             Value::Object(m) => {
                 let taken = std::mem::take(m);
                 stack.extend(taken.into_iter().map(|(_, c)| c));
