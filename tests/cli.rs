@@ -236,6 +236,16 @@ async fn exit_codes() {
     .await;
     assert_eq!(code, Some(3));
     assert!(stderr.contains("no sandbox data"), "{stderr}");
+
+    // usage errors are 3, not clap's 2 (which the README keeps for invalid records); help is 0
+    for args in [vec![], vec!["run"], vec!["run", "x.yaml", "--no-such-flag"]] {
+        let args: Vec<String> = args.into_iter().map(String::from).collect();
+        let (code, _, stderr) = run_binary(args.clone(), vec![]).await;
+        assert_eq!(code, Some(3), "{args:?}: {stderr}");
+    }
+    let (code, stdout, _) = run_binary(vec!["--help".into()], vec![]).await;
+    assert_eq!(code, Some(0));
+    assert!(stdout.contains("validate"), "{stdout}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
