@@ -548,13 +548,6 @@ pub fn json_error(e: &serde_json::Error) -> String {
 /// Bodies at least this large are parsed off the stream's thread.
 const PARSE_ELSEWHERE_BYTES: usize = 64 * 1024;
 
-#[cfg(test)]
-pub(crate) fn parse_bytes_for_test(
-    body: &[u8],
-) -> (Result<serde_json::Value, serde_json::Error>, usize) {
-    parse_bytes(body)
-}
-
 /// A body as JSON (blank is null), and how many invalid UTF-8 sequences were replaced.
 fn parse_bytes(body: &[u8]) -> (Result<serde_json::Value, serde_json::Error>, usize) {
     if body.iter().all(|b| b.is_ascii_whitespace()) {
@@ -727,6 +720,20 @@ fn split_links(h: &str) -> Vec<&str> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_body_of_any_depth_parses_and_is_cut_without_recursion() {
+        let body = format!(
+            "[{{\"id\": 1, \"x\": {}1{}}}]",
+            "[".repeat(50_000),
+            "]".repeat(50_000)
+        );
+        let (v, invalid) = super::parse_bytes(body.as_bytes());
+        let mut v = v.expect("any depth parses");
+        assert_eq!(invalid, 0);
+        assert!(crate::run::depth::truncate_deep(&mut v, 128).is_some());
+        crate::run::depth::drop_deep(v);
+    }
+
     use super::*;
 
     #[test]

@@ -199,8 +199,12 @@ impl<'a, 'r> Pager<'a, 'r> {
         // one selector moves its records out of the body (read again below only for cursors
         // and totals, which sit outside the records); several copy them
         let mut body = body;
-        // nothing deeper than any record may be is kept (copies below must not recurse far)
-        super::depth::truncate_deep(&mut body, 2 * super::depth::MAX_RECORD_DEPTH);
+        // a page no deeper than a record may be (nearly always) needs no per-record check;
+        // otherwise nothing deeper than twice that is kept, so copies below stay shallow
+        let deep = super::depth::deeper_than(&body, super::depth::MAX_RECORD_DEPTH);
+        if deep {
+            super::depth::truncate_deep(&mut body, 2 * super::depth::MAX_RECORD_DEPTH);
+        }
         let single = self.h.records.parts.len() == 1;
         for (path, vars) in &self.h.records.parts {
             let vars = match &self.parent {
@@ -213,7 +217,10 @@ impl<'a, 'r> Pager<'a, 'r> {
                 path.find(&body).into_iter().cloned().collect()
             };
             for mut m in found {
-                let cut = super::depth::truncate_deep(&mut m, super::depth::MAX_RECORD_DEPTH);
+                let cut = match deep {
+                    true => super::depth::truncate_deep(&mut m, super::depth::MAX_RECORD_DEPTH),
+                    false => None,
+                };
                 let mut rec = Rec::new(
                     m,
                     source.clone(),

@@ -515,11 +515,7 @@ impl Store for SqliteStore {
             .run
             .take()
             .ok_or(StateError::Protocol("no run in progress"))?;
-        let counts = serde_json::to_string(&end.counts).unwrap_or_default();
-        self.conn.execute(
-            "UPDATE runs SET status = ?2, finished_at = ?3, counts = ?4 WHERE id = ?1",
-            params![run.id.0, end.status, end.finished_at, counts],
-        )?;
+        self.finish_row(run.id, end)?;
         self.conn.execute_batch("COMMIT")?;
         // keep the write-ahead log from holding a second copy of the data
         let _ = self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
