@@ -131,10 +131,25 @@ pub fn compile(spec: &Spec, map: &SourceMap, file: &Path) -> Result<Plan, Vec<Di
 /// Variables each kind of template may read.
 const REQUEST_VARS: &[&str] = &["inputs", "parent", "parents", "vars"];
 const RECORD_VARS: &[&str] = &[
-    "inputs", "record", "parent", "parents", "vars", "item", "index",
+    "inputs",
+    "record",
+    "parent",
+    "parents",
+    "vars",
+    "item",
+    "item_index",
+    "index",
 ];
 const THEN_VARS: &[&str] = &[
-    "inputs", "record", "parent", "parents", "vars", "item", "index", "value",
+    "inputs",
+    "record",
+    "parent",
+    "parents",
+    "vars",
+    "item",
+    "item_index",
+    "index",
+    "value",
 ];
 const MJ_GLOBALS: &[&str] = &[
     "range",
@@ -285,26 +300,16 @@ impl Compiler<'_> {
                 format!("connector name `{}` must match [a-z0-9_]+", spec.name),
             );
         }
-        let base_url = match url::Url::parse(&spec.base_url) {
-            Ok(u) if (u.scheme() == "https" || u.scheme() == "http") && u.host().is_some() => {
-                Some(u)
-            }
-            Ok(_) => {
-                self.err(
-                    "base_url",
-                    format!(
-                        "base_url `{}` must be an absolute http(s) URL",
-                        spec.base_url
-                    ),
-                );
-                None
-            }
-            Err(e) => {
-                self.err(
-                    "base_url",
-                    format!("base_url `{}` is not a URL: {e}", spec.base_url),
-                );
-                None
+        let base_url = if spec.base_url.contains("{{") || spec.base_url.contains("{%") {
+            self.template("base_url", &spec.base_url, &["inputs"])
+                .map(BaseUrl::Template)
+        } else {
+            match parse_base_url(&spec.base_url) {
+                Ok(u) => Some(BaseUrl::Fixed(u)),
+                Err(e) => {
+                    self.err("base_url", format!("base_url {e}"));
+                    None
+                }
             }
         };
         let mut inputs = Vec::new();
@@ -395,6 +400,7 @@ impl Compiler<'_> {
         // Streams: names first, so references can be resolved in any order.
         let names: Vec<String> = spec.streams.keys().cloned().collect();
         let lookup_names: Vec<String> = spec.lookups.keys().cloned().collect();
+        let lookup_keyed: Vec<bool> = spec.lookups.values().map(|l| l.key.is_some()).collect();
         let emitted: HashSet<String> = spec
             .streams
             .values()
@@ -403,6 +409,7 @@ impl Compiler<'_> {
         let env = Names {
             streams: &names,
             lookups: &lookup_names,
+            lookup_keyed: &lookup_keyed,
             emitted: &emitted,
         };
 
@@ -420,7 +427,10 @@ impl Compiler<'_> {
                     ),
                 );
             }
-            let key = self.key_expr(&format!("{p}.key"), &l.key);
+            let key = match &l.key {
+                Some(k) => self.key_expr(&format!("{p}.key"), k).map(Some),
+                None => Some(None),
+            };
             let value = l
                 .value
                 .as_ref()
@@ -442,7 +452,11 @@ impl Compiler<'_> {
                     value,
                     where_,
                     order_by,
-                    keep: l.keep.unwrap_or(spec::Keep::First),
+                    keep: l.keep.unwrap_or(if l.key.is_some() {
+                        spec::Keep::First
+                    } else {
+                        spec::Keep::All
+                    }),
                 }),
                 _ => None,
             });
@@ -520,9 +534,16 @@ impl Compiler<'_> {
                     .filter(|(_, s)| s.output.as_ref().is_some_and(|o| o.model.name == m))
                     .map(|(i, _)| i)
                     .collect();
+                let tombstones: Vec<StreamId> = streams
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| s.tombstone.as_ref().is_some_and(|t| t.model == m))
+                    .map(|(i, _)| i)
+                    .collect();
                 (!ids.is_empty()).then(|| ModelInfo {
                     name: schema::model(m).unwrap().name,
                     streams: ids,
+                    tombstones,
                 })
             })
             .collect();
@@ -586,9 +607,34 @@ impl Compiler<'_> {
                 1,
             ) as u32
         });
+        let headers = l.headers.as_ref().map(|h| {
+            let hp = format!("{path}.headers");
+            for (k, name) in [("remaining", Some(&h.remaining)), ("reset", h.reset.as_ref())] {
+                if let Some(name) = name
+                    && reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err()
+                {
+                    self.err(&format!("{hp}.{k}"), format!("`{name}` is not a header name"));
+                }
+            }
+            let window = self.num_in(&format!("{hp}.window_secs"), h.window_secs, 0.1, 3600.0, 1.0);
+            BudgetHeaders {
+                remaining: h.remaining.to_ascii_lowercase(),
+                reset: h.reset.as_ref().map(|r| r.to_ascii_lowercase()),
+                reset_format: h.reset_format.unwrap_or_default(),
+                window: Duration::from_secs_f64(window),
+                reserve: self.int_in(
+                    &format!("{hp}.reserve"),
+                    h.reserve,
+                    0,
+                    100_000,
+                    u64::from(conc.unwrap_or(1)),
+                ),
+            }
+        });
         Limits {
             requests_per_second: rps,
             max_concurrency: conc,
+            headers,
         }
     }
 
@@ -697,7 +743,19 @@ impl Compiler<'_> {
             spec::Selector::Many(parts) => {
                 let mut out = Vec::new();
                 for (i, part) in parts.iter().enumerate() {
-                    if let Some(jp) = self.jsonpath(&format!("{path}[{i}].path"), &part.path) {
+                    let pp = format!("{path}[{i}]");
+                    if part.lookup.is_some() || part.key.is_some() {
+                        self.err(
+                            &pp,
+                            "`lookup` and `key` go with a derived stream's `explode`; `records` selects from the response",
+                        );
+                        continue;
+                    }
+                    let Some(p) = &part.path else {
+                        self.err(&pp, "needs a `path`");
+                        continue;
+                    };
+                    if let Some(jp) = self.jsonpath(&format!("{pp}.path"), p) {
                         out.push((jp, Arc::new(part.vars.clone().into_iter().collect())));
                     }
                 }
@@ -710,6 +768,87 @@ impl Compiler<'_> {
         Some(Selector { parts })
     }
 
+    fn explode(&mut self, path: &str, s: &spec::Selector, env: &Names) -> Option<Explode> {
+        let parts = match s {
+            spec::Selector::Path(p) => vec![(
+                ExplodeSource::Path(self.jsonpath(path, p)?),
+                Arc::new(serde_json::Map::new()),
+            )],
+            spec::Selector::Many(parts) => {
+                if parts.is_empty() {
+                    self.err(path, "needs at least one part");
+                }
+                let mut out = Vec::new();
+                for (i, part) in parts.iter().enumerate() {
+                    let pp = format!("{path}[{i}]");
+                    let vars = Arc::new(part.vars.clone().into_iter().collect());
+                    let jp = match &part.path {
+                        Some(p) => match self.jsonpath(&format!("{pp}.path"), p) {
+                            Some(jp) => Some(jp),
+                            None => continue,
+                        },
+                        None => None,
+                    };
+                    let source = match (&part.lookup, jp) {
+                        (Some(l), path) => match self.lookup_ref(&pp, l, part.key.as_ref(), env) {
+                            Some((lookup, key)) => ExplodeSource::Lookup { lookup, key, path },
+                            None => continue,
+                        },
+                        (None, Some(jp)) => {
+                            if part.key.is_some() {
+                                self.err(&format!("{pp}.key"), "`key` goes with `lookup`");
+                            }
+                            ExplodeSource::Path(jp)
+                        }
+                        (None, None) => {
+                            self.err(&pp, "needs a `path` or a `lookup`");
+                            continue;
+                        }
+                    };
+                    out.push((source, vars));
+                }
+                out
+            }
+        };
+        Some(Explode { parts })
+    }
+
+    /// A query of lookup `name` with `key`: the lookup exists, and a key is given exactly
+    /// when the lookup has one.
+    fn lookup_ref(
+        &mut self,
+        p: &str,
+        name: &str,
+        key: Option<&String>,
+        env: &Names,
+    ) -> Option<(LookupId, Option<KeyExpr>)> {
+        let Some(lookup) = env.lookups.iter().position(|n| n == name) else {
+            self.err(
+                &format!("{p}.lookup"),
+                format!(
+                    "unknown lookup `{name}`{}",
+                    hint(name, env.lookups.iter().map(String::as_str))
+                ),
+            );
+            return None;
+        };
+        match (key, env.lookup_keyed[lookup]) {
+            (Some(k), true) => Some((lookup, Some(self.key_expr(&format!("{p}.key"), k)?))),
+            (None, false) => Some((lookup, None)),
+            (None, true) => {
+                self.err(p, format!("lookup `{name}` has a `key`: give the `key` to look up"));
+                None
+            }
+            (Some(_), false) => {
+                self.err(
+                    &format!("{p}.key"),
+                    format!("lookup `{name}` has no `key` (it holds every record): drop `key`"),
+                );
+                None
+            }
+        }
+    }
+
     fn pagination(&mut self, path: &str, p: &PaginationSpec) -> Pagination {
         match p {
             PaginationSpec::None => Pagination::None,
@@ -717,11 +856,13 @@ impl Compiler<'_> {
                 cursor,
                 param,
                 stop_on_empty,
+                encoded,
             } => match self.jsonpath(&format!("{path}.cursor"), cursor) {
                 Some(c) => Pagination::Cursor {
                     cursor: c,
                     param: param.clone(),
                     stop_on_empty: stop_on_empty.unwrap_or(true),
+                    encoded: encoded.unwrap_or(false),
                 },
                 None => Pagination::None,
             },
@@ -895,7 +1036,11 @@ impl Compiler<'_> {
                     31_536_000,
                     300,
                 );
-                (d.param.clone(), Duration::from_secs(overlap))
+                Delta {
+                    param: d.param.clone(),
+                    overlap: Duration::from_secs(overlap),
+                    format: d.format.unwrap_or_default(),
+                }
             });
             Source::Http(Box::new(HttpSource {
                 method,
@@ -928,9 +1073,12 @@ impl Compiler<'_> {
             let from = stream_ref(self, "from", from)?;
             deps.push(from);
             let explode = match &s.explode {
-                Some(e) => self.selector(&format!("{p}.explode"), e)?,
-                None => Selector {
-                    parts: vec![(JsonPath::parse("$").unwrap(), Arc::new(Default::default()))],
+                Some(e) => self.explode(&format!("{p}.explode"), e, env)?,
+                None => Explode {
+                    parts: vec![(
+                        ExplodeSource::Path(JsonPath::parse("$").unwrap()),
+                        Arc::new(Default::default()),
+                    )],
                 },
             };
             Source::Derive { from, explode }
@@ -952,6 +1100,7 @@ impl Compiler<'_> {
                 None
             }
         };
+        let tombstone = s.deletes.as_ref().and_then(|d| self.tombstone(&p, s, d, env));
         Some(Stream {
             name: name.to_owned(),
             source,
@@ -960,7 +1109,55 @@ impl Compiler<'_> {
             deps,
             spooled: false,
             feeds: Vec::new(),
+            tombstone,
             note: s.note.clone(),
+        })
+    }
+
+    fn tombstone(
+        &mut self,
+        p: &str,
+        s: &spec::StreamSpec,
+        d: &spec::DeletesSpec,
+        env: &Names,
+    ) -> Option<Tombstone> {
+        let p = format!("{p}.deletes");
+        if s.model.is_some() {
+            self.err(
+                &p,
+                "a tombstone stream (`deletes`) emits no model of its own: drop `model`",
+            );
+        }
+        let model = match schema::model(&d.model) {
+            Some(m) if env.emitted.contains(&d.model) => Some(m.name),
+            Some(_) => {
+                self.err(
+                    &format!("{p}.model"),
+                    format!("no stream of this connector emits `{}`", d.model),
+                );
+                None
+            }
+            None => {
+                self.err(
+                    &format!("{p}.model"),
+                    format!(
+                        "unknown unified model `{}`{}",
+                        d.model,
+                        hint(&d.model, schema::model_names())
+                    ),
+                );
+                None
+            }
+        };
+        let remote_id = self.value_map(&format!("{p}.remote_id"), &d.remote_id, env, None, false);
+        let deleted_at = match &d.deleted_at {
+            Some(f) => Some(self.value_map(&format!("{p}.deleted_at"), f, env, None, false)?),
+            None => None,
+        };
+        Some(Tombstone {
+            model: model?,
+            remote_id: remote_id?,
+            deleted_at,
         })
     }
 
@@ -1141,7 +1338,7 @@ impl Compiler<'_> {
             ("expr", def.expr.is_some()),
             ("template", def.template.is_some()),
             ("const", def.const_.is_some()),
-            ("lookup", def.lookup.is_some()),
+            ("lookup", def.lookup.is_some() && def.each.is_none()),
             ("each", def.each.is_some()),
             ("fields", def.fields.is_some() && def.each.is_none()),
         ]
@@ -1218,30 +1415,29 @@ impl Compiler<'_> {
             ValueSource::Template(self.template(&tp, t, RECORD_VARS)?)
         } else if let Some(c) = &def.const_ {
             ValueSource::Const(c.clone())
-        } else if let Some(l) = &def.lookup {
-            let Some(lookup) = env.lookups.iter().position(|n| n == l) else {
-                self.err(
-                    &format!("{p}.lookup"),
-                    format!(
-                        "unknown lookup `{l}`{}",
-                        hint(l, env.lookups.iter().map(String::as_str))
-                    ),
-                );
-                return None;
-            };
-            let Some(key) = &def.key else {
-                self.err(p, "a lookup needs a `key`");
-                return None;
-            };
+        } else if let (Some(l), None) = (&def.lookup, &def.each) {
+            let (lookup, key) = self.lookup_ref(p, l, def.key.as_ref(), env)?;
             ValueSource::Lookup {
                 lookup,
-                key: self.key_expr(&format!("{p}.key"), key)?,
+                key,
                 select: match &def.select {
                     Some(s) => Some(self.jsonpath(&format!("{p}.select"), s)?),
                     None => None,
                 },
             }
         } else if let Some(each) = &def.each {
+            let lookup = match &def.lookup {
+                Some(l) => {
+                    if def.select.is_some() {
+                        self.err(
+                            &format!("{p}.select"),
+                            "with `each`, the JSONPath of `each` narrows the lookup's value; drop `select`",
+                        );
+                    }
+                    Some(self.lookup_ref(p, l, def.key.as_ref(), env)?)
+                }
+                None => None,
+            };
             let path = self.key_expr(&format!("{p}.each"), each)?;
             let where_ = def
                 .where_
@@ -1287,6 +1483,7 @@ impl Compiler<'_> {
             };
             ValueSource::Each {
                 root,
+                lookup,
                 path,
                 where_,
                 item: Box::new(item),
@@ -1350,7 +1547,7 @@ impl Compiler<'_> {
             Some("integer") => Some(Cast::Integer),
             Some("number") => Some(Cast::Number),
             Some("boolean") => Some(Cast::Boolean),
-            Some("datetime") => Some(Cast::DateTime),
+            Some("datetime") => Some(Cast::DateTime(def.unit.unwrap_or_default())),
             Some(other) => {
                 self.err(
                     &format!("{p}.as"),
@@ -1361,6 +1558,12 @@ impl Compiler<'_> {
                 None
             }
         };
+        if def.unit.is_some() && !matches!(cast, Some(Cast::DateTime(_))) {
+            self.err(
+                &format!("{p}.unit"),
+                "`unit` is the unit of numeric input to `as: datetime`; add `as: datetime`",
+            );
+        }
         // enum maps must produce values the unified schema accepts
         if let (Some(map), Some((_, tname, prop))) = (&def.map, &target) {
             let allowed = prop
@@ -1467,6 +1670,8 @@ fn hint<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> String {
 struct Names<'a> {
     streams: &'a [String],
     lookups: &'a [String],
+    /// Per lookup: whether it has a `key`.
+    lookup_keyed: &'a [bool],
     emitted: &'a HashSet<String>,
 }
 
@@ -1493,6 +1698,9 @@ fn collect_lookups(s: &spec::StreamSpec, out: &mut Vec<String>) {
     }
     for f in s.fields.values() {
         walk(f, out);
+    }
+    if let Some(spec::Selector::Many(parts)) = &s.explode {
+        out.extend(parts.iter().filter_map(|p| p.lookup.clone()));
     }
 }
 

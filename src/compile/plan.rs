@@ -26,8 +26,8 @@ pub struct Plan {
     pub notes: Option<String>,
     /// The connector file.
     pub file: PathBuf,
-    /// Base URL.
-    pub base_url: url::Url,
+    /// Base URL (fixed, or built from inputs before the run).
+    pub base_url: BaseUrl,
     /// Environment inputs.
     pub inputs: Vec<Input>,
     /// Authentication.
@@ -172,12 +172,29 @@ impl Auth {
 }
 
 /// Rate and concurrency limits.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Limits {
     /// Requests per second.
     pub requests_per_second: Option<f64>,
     /// Requests in flight.
     pub max_concurrency: Option<u32>,
+    /// The budget reported in response headers.
+    pub headers: Option<BudgetHeaders>,
+}
+
+/// Response headers reporting the request budget, compiled.
+#[derive(Debug, Clone, Default)]
+pub struct BudgetHeaders {
+    /// Requests left in the window.
+    pub remaining: String,
+    /// When the window resets.
+    pub reset: Option<String>,
+    /// How `reset` is written.
+    pub reset_format: crate::spec::ResetFormat,
+    /// Pause when no reset time is given.
+    pub window: Duration,
+    /// Pause at or below this many remaining requests.
+    pub reserve: u64,
 }
 
 /// Retry policy.
@@ -211,8 +228,8 @@ pub struct Lookup {
     pub name: String,
     /// Source stream.
     pub stream: StreamId,
-    /// Key of each record.
-    pub key: KeyExpr,
+    /// Key of each record (none: one entry with every record).
+    pub key: Option<KeyExpr>,
     /// Value stored (whole record when absent).
     pub value: Option<ValueMap>,
     /// Records that enter the index.
@@ -228,6 +245,29 @@ pub struct Lookup {
 pub struct Selector {
     /// Paths and their constants.
     pub parts: Vec<(JsonPath, Arc<Map<String, Value>>)>,
+}
+
+/// Where a derived stream's records sit: in the source record, or in a lookup's value.
+#[derive(Debug)]
+pub struct Explode {
+    /// Sources in order, each with its constants.
+    pub parts: Vec<(ExplodeSource, Arc<Map<String, Value>>)>,
+}
+
+/// One source of a derived stream's records.
+#[derive(Debug)]
+pub enum ExplodeSource {
+    /// Every match of a JSONPath into the source record.
+    Path(JsonPath),
+    /// The value a lookup holds for a key of the source record.
+    Lookup {
+        /// The lookup.
+        lookup: LookupId,
+        /// Its key (none for a lookup without key).
+        key: Option<KeyExpr>,
+        /// JSONPath into the value (none: its elements, or the value itself).
+        path: Option<JsonPath>,
+    },
 }
 
 /// A compiled stream.
@@ -247,8 +287,21 @@ pub struct Stream {
     pub spooled: bool,
     /// Lookups filled from its records.
     pub feeds: Vec<LookupId>,
+    /// A tombstone stream: which records its records delete.
+    pub tombstone: Option<Tombstone>,
     /// Coverage note.
     pub note: Option<String>,
+}
+
+/// What a tombstone stream deletes.
+#[derive(Debug)]
+pub struct Tombstone {
+    /// The model of the deleted records.
+    pub model: &'static str,
+    /// The deleted record's vendor id.
+    pub remote_id: ValueMap,
+    /// When it was deleted (none: the run's start).
+    pub deleted_at: Option<ValueMap>,
 }
 
 /// Where a stream's records come from.
@@ -261,7 +314,7 @@ pub enum Source {
         /// The source stream.
         from: StreamId,
         /// Where the new records sit.
-        explode: Selector,
+        explode: Explode,
     },
     /// Inline records.
     Static(Vec<Value>),
@@ -290,10 +343,62 @@ pub struct HttpSource {
     pub limits: Limits,
     /// Statuses meaning "no records".
     pub empty_on_status: Vec<u16>,
-    /// Incremental filter: query parameter and safety overlap.
-    pub delta: Option<(String, Duration)>,
+    /// Incremental filter.
+    pub delta: Option<Delta>,
     /// Most pages one request may take.
     pub max_pages: Option<u64>,
+}
+
+/// The vendor's base URL: written out, or a template over `inputs` (a regional host, a
+/// tenant subdomain) resolved once before the run.
+#[derive(Debug)]
+pub enum BaseUrl {
+    /// Written out.
+    Fixed(url::Url),
+    /// Built from inputs.
+    Template(Template),
+}
+
+impl BaseUrl {
+    /// The URL for these inputs (`scope` holds `inputs`).
+    pub fn resolve(&self, scope: &minijinja::Value) -> Result<url::Url, String> {
+        match self {
+            BaseUrl::Fixed(u) => Ok(u.clone()),
+            BaseUrl::Template(t) => {
+                let text = t.render(scope).map_err(|e| format!("base_url: {e}"))?;
+                parse_base_url(text.trim())
+                    .map_err(|e| format!("base_url `{}` (from inputs): {e}", t.as_str()))
+            }
+        }
+    }
+
+    /// As written in the connector.
+    pub fn as_written(&self) -> String {
+        match self {
+            BaseUrl::Fixed(u) => u.to_string(),
+            BaseUrl::Template(t) => t.as_str().to_owned(),
+        }
+    }
+}
+
+/// A base URL: absolute, http or https, with a host.
+pub fn parse_base_url(text: &str) -> Result<url::Url, String> {
+    match url::Url::parse(text) {
+        Ok(u) if (u.scheme() == "https" || u.scheme() == "http") && u.host().is_some() => Ok(u),
+        Ok(_) => Err(format!("`{text}` must be an absolute http(s) URL")),
+        Err(e) => Err(format!("`{text}` is not a URL: {e}")),
+    }
+}
+
+/// An incremental filter: the query parameter, the safety overlap and the time's format.
+#[derive(Debug, Clone)]
+pub struct Delta {
+    /// Query parameter.
+    pub param: String,
+    /// Subtracted from the last sync's start.
+    pub overlap: Duration,
+    /// How the time is written.
+    pub format: crate::spec::DeltaFormat,
 }
 
 /// Pagination, compiled.
@@ -309,6 +414,8 @@ pub enum Pagination {
         param: String,
         /// Stop on an empty page.
         stop_on_empty: bool,
+        /// Sent as received (already percent-encoded).
+        encoded: bool,
     },
     /// `Link: rel="next"`.
     LinkHeader {
@@ -440,8 +547,8 @@ pub enum ValueSource {
     Lookup {
         /// The lookup.
         lookup: LookupId,
-        /// Its key.
-        key: KeyExpr,
+        /// Its key (none for a lookup without key).
+        key: Option<KeyExpr>,
         /// Narrowing of the value found.
         select: Option<JsonPath>,
     },
@@ -449,6 +556,8 @@ pub enum ValueSource {
     Each {
         /// Root (of a JSONPath).
         root: Root,
+        /// With a lookup: the JSONPath applies to the value it holds for this key.
+        lookup: Option<(LookupId, Option<KeyExpr>)>,
         /// The elements: every match of a JSONPath, or the array a lone `{{ expression }}` yields.
         path: KeyExpr,
         /// Element filter.
@@ -493,8 +602,8 @@ pub enum Cast {
     Number,
     /// To a boolean.
     Boolean,
-    /// To a UTC date-time with milliseconds.
-    DateTime,
+    /// To a UTC date-time with milliseconds (numbers are epoch times in this unit).
+    DateTime(crate::spec::EpochUnit),
 }
 
 /// A model the connector emits.
@@ -504,6 +613,8 @@ pub struct ModelInfo {
     pub name: &'static str,
     /// Streams emitting it.
     pub streams: Vec<StreamId>,
+    /// Tombstone streams deleting its records.
+    pub tombstones: Vec<StreamId>,
 }
 
 impl Plan {

@@ -4,9 +4,9 @@
 use super::RunError;
 use super::transport::{Request, Response, Transport};
 use crate::compile::expr::Template;
-use crate::compile::{Auth, Limits, Plan, RetryPolicy};
+use crate::compile::{Auth, BudgetHeaders, Limits, Plan, RetryPolicy};
 use crate::secret::{Redactor, Secret};
-use crate::spec::ClientAuthStyle;
+use crate::spec::{ClientAuthStyle, ResetFormat};
 use minijinja::Value as MjValue;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -41,11 +41,88 @@ impl RateLimiter {
     }
 }
 
+/// The request budget an API reports in its response headers: when an answer says at most
+/// `reserve` requests remain, new requests wait until the window resets.
+pub struct Budget {
+    headers: BudgetHeaders,
+    paused_until: std::sync::Mutex<Option<Instant>>,
+}
+
+impl Budget {
+    fn new(headers: BudgetHeaders) -> Budget {
+        Budget {
+            headers,
+            paused_until: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Waits while the budget is spent.
+    async fn wait(&self) {
+        let until = *self
+            .paused_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(t) = until
+            && t > Instant::now()
+        {
+            tracing::debug!("request budget spent: waiting {:?}", t - Instant::now());
+            tokio::time::sleep_until(t.into()).await;
+        }
+    }
+
+    /// Reads an answer's budget headers; pauses when the budget is nearly spent.
+    fn observe(&self, resp: &Response, max_wait: Duration) {
+        let Some(remaining) = resp
+            .header(&self.headers.remaining)
+            .and_then(|v| v.trim().parse::<f64>().ok())
+        else {
+            return;
+        };
+        if remaining > self.headers.reserve as f64 {
+            return;
+        }
+        let reset = self
+            .headers
+            .reset
+            .as_deref()
+            .and_then(|h| resp.header(h))
+            .and_then(|v| reset_delay(v, self.headers.reset_format));
+        let wait = reset.unwrap_or(self.headers.window).min(max_wait);
+        let until = Instant::now() + wait;
+        let mut p = self
+            .paused_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if p.is_none_or(|t| t < until) {
+            *p = Some(until);
+        }
+    }
+}
+
+/// How long until a reset header's moment (none when unreadable or past).
+fn reset_delay(v: &str, format: ResetFormat) -> Option<Duration> {
+    let n: f64 = v.trim().parse().ok().filter(|n: &f64| n.is_finite())?;
+    match format {
+        ResetFormat::DelaySeconds => Duration::try_from_secs_f64(n.clamp(0.0, MAX_VENDOR_SECS)).ok(),
+        ResetFormat::EpochSeconds => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .ok()?
+                .as_secs_f64();
+            // a reset in the past (clock skew) still waits a little: the window is closing
+            Duration::try_from_secs_f64((n - now).clamp(0.0, MAX_VENDOR_SECS))
+                .ok()
+                .map(|d| d.max(Duration::from_millis(100)))
+        }
+    }
+}
+
 /// Limits that apply to one group of requests (the connector, or one stream).
 #[derive(Default)]
 pub struct Gate {
     rate: Option<RateLimiter>,
     slots: Option<Semaphore>,
+    budget: Option<Budget>,
 }
 
 impl Gate {
@@ -54,6 +131,7 @@ impl Gate {
         Gate {
             rate: l.requests_per_second.map(RateLimiter::new),
             slots: l.max_concurrency.map(|c| Semaphore::new(c as usize)),
+            budget: l.headers.clone().map(Budget::new),
         }
     }
 }
@@ -115,14 +193,14 @@ impl Client {
     pub fn new(
         transport: Transport,
         plan: &Plan,
+        configured_base: &url::Url,
         override_base: Option<&url::Url>,
         auth: Option<&Auth>,
         scope: &MjValue,
         redactor: Redactor,
     ) -> Result<Client, RunError> {
         let replay = matches!(transport, Transport::Replay { .. });
-        let (configured_base, headers, limits, retry) =
-            (&plan.base_url, &plan.headers, &plan.limits, plan.retry);
+        let (headers, limits, retry) = (&plan.headers, &plan.limits, plan.retry);
         let mut base = configured_base.clone();
         if let Some(o) = override_base {
             base.set_scheme(o.scheme()).map_err(|_| {
@@ -448,8 +526,23 @@ impl Client {
                 if let Some(r) = &self.gate.rate {
                     r.acquire().await;
                 }
+                for b in [stream_gate.and_then(|g| g.budget.as_ref()), self.gate.budget.as_ref()]
+                    .into_iter()
+                    .flatten()
+                {
+                    b.wait().await;
+                }
                 counters.requests.fetch_add(1, Ordering::Relaxed);
-                self.transport.send(req).await
+                let sent = self.transport.send(req).await;
+                if let Ok(r) = &sent {
+                    for b in [stream_gate.and_then(|g| g.budget.as_ref()), self.gate.budget.as_ref()]
+                        .into_iter()
+                        .flatten()
+                    {
+                        b.observe(r, self.retry.max_retry_after);
+                    }
+                }
+                sent
             };
             // what went wrong, if anything: (message, wait before the next try)
             let (problem, wait) = match result {
@@ -716,6 +809,26 @@ fn split_links(h: &str) -> Vec<&str> {
     }
     out.push(&h[start..]);
     out
+}
+
+/// Appends `name=value` to the URL's query with `value` as the API gave it: an
+/// already percent-encoded token keeps its `%XX` escapes; only bytes that cannot stand in a
+/// query value (space, `&`, `#`, `+`, controls, non-ASCII) are escaped.
+pub fn append_raw_query(url: &mut url::Url, name: &str, value: &str) {
+    let mut v = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~%!$'()*,;:@/?=".contains(&b) {
+            v.push(b as char);
+        } else {
+            v.push_str(&format!("%{b:02X}"));
+        }
+    }
+    let name: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
+    let q = match url.query() {
+        Some(q) if !q.is_empty() => format!("{q}&{name}={v}"),
+        _ => format!("{name}={v}"),
+    };
+    url.set_query(Some(&q));
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use crate::compile::{
     Cast, EachItem, FieldValue, KeyExpr, Lookup, ModelMap, Root, ValueMap, ValueSource,
 };
 use crate::ids;
-use crate::spec::Keep;
+use crate::spec::{EpochUnit, Keep};
 use minijinja::Value as MjValue;
 use serde_json::{Map, Value};
 use std::cmp::Ordering;
@@ -63,13 +63,14 @@ impl Unmapped {
 /// A lazily built scope: most fields are JSONPaths and need none.
 struct Ctx<'a> {
     rec: &'a Rec,
-    item: Option<&'a Value>,
+    /// The element of an `each`, and its position.
+    item: Option<(&'a Value, u64)>,
     scope: std::cell::OnceCell<MjValue>,
     env: &'a Env<'a>,
 }
 
 impl<'a> Ctx<'a> {
-    fn new(rec: &'a Rec, item: Option<&'a Value>, env: &'a Env<'a>) -> Self {
+    fn new(rec: &'a Rec, item: Option<(&'a Value, u64)>, env: &'a Env<'a>) -> Self {
         Ctx {
             rec,
             item,
@@ -86,14 +87,14 @@ impl<'a> Ctx<'a> {
             Root::Record => return Some(self.rec.value.clone()),
             Root::Parent(n) => self.rec.ancestor(n)?.value.clone(),
             Root::Vars => Value::Object((*self.rec.vars).clone()),
-            Root::Item => self.item?.clone(),
+            Root::Item => self.item?.0.clone(),
         })
     }
     fn with_root<T>(&self, root: Root, f: impl FnOnce(&Value) -> T) -> Option<T> {
         match root {
             Root::Record => Some(f(&self.rec.value)),
             Root::Parent(n) => Some(f(&self.rec.ancestor(n)?.value)),
-            Root::Item => Some(f(self.item?)),
+            Root::Item => Some(f(self.item?.0)),
             Root::Vars => self.root(root).map(|v| f(&v)),
         }
     }
@@ -122,6 +123,23 @@ pub fn eval_key_for(k: &KeyExpr, rec: &Rec, env: &Env) -> Result<Value, String> 
     eval_key(k, &Ctx::new(rec, None, env))
 }
 
+/// The value lookup `l` holds for `key` evaluated on the record (the single entry of a
+/// lookup without key).
+fn lookup_value<'e>(
+    l: usize,
+    key: Option<&KeyExpr>,
+    ctx: &Ctx<'e>,
+) -> Result<Option<&'e Value>, String> {
+    let k = match key {
+        Some(k) => match key_text(&eval_key(k, ctx)?) {
+            Some(k) => k,
+            None => return Ok(None),
+        },
+        None => String::new(),
+    };
+    Ok(ctx.env.lookups[l].get(&k))
+}
+
 fn eval(vm: &ValueMap, ctx: &Ctx) -> Result<Value, String> {
     let mut v = match &vm.source {
         ValueSource::Path { root, path, all } => ctx
@@ -140,27 +158,29 @@ fn eval(vm: &ValueMap, ctx: &Ctx) -> Result<Value, String> {
             lookup,
             key,
             select,
-        } => {
-            let k = eval_key(key, ctx)?;
-            match key_text(&k).and_then(|k| ctx.env.lookups[*lookup].get(&k)) {
-                Some(found) => match select {
-                    Some(s) => s.first(found).cloned().unwrap_or(Value::Null),
-                    None => found.clone(),
-                },
-                None => Value::Null,
-            }
-        }
+        } => match lookup_value(*lookup, key.as_ref(), ctx)? {
+            Some(found) => match select {
+                Some(s) => s.first(found).cloned().unwrap_or(Value::Null),
+                None => found.clone(),
+            },
+            None => Value::Null,
+        },
         ValueSource::Each {
             root,
+            lookup,
             path,
             where_,
             item,
         } => {
-            let elems: Vec<Value> = match path {
-                KeyExpr::Path(p) => ctx
+            let elems: Vec<Value> = match (path, lookup) {
+                (KeyExpr::Path(p), Some((l, key))) => match lookup_value(*l, key.as_ref(), ctx)? {
+                    Some(found) => p.find(found).into_iter().cloned().collect(),
+                    None => Vec::new(),
+                },
+                (KeyExpr::Path(p), None) => ctx
                     .with_root(*root, |r| p.find(r).into_iter().cloned().collect())
                     .unwrap_or_default(),
-                KeyExpr::Template(t) => match t.render_value(ctx.scope())? {
+                (KeyExpr::Template(t), _) => match t.render_value(ctx.scope())? {
                     Value::Array(a) => a,
                     Value::Null => Vec::new(),
                     other => {
@@ -169,8 +189,8 @@ fn eval(vm: &ValueMap, ctx: &Ctx) -> Result<Value, String> {
                 },
             };
             let mut out = Vec::with_capacity(elems.len());
-            for e in &elems {
-                let ictx = Ctx::new(ctx.rec, Some(e), ctx.env);
+            for (i, e) in elems.iter().enumerate() {
+                let ictx = Ctx::new(ctx.rec, Some((e, i as u64)), ctx.env);
                 if let Some(w) = where_
                     && !w.is_true(ictx.scope())?
                 {
@@ -317,23 +337,81 @@ fn cast(v: Value, c: Cast) -> Result<Value, String> {
             Value::Number(n) => Value::Bool(n.as_f64() != Some(0.0)),
             _ => return Err(format!("cannot convert {v} to a boolean")),
         },
-        Cast::DateTime => match &v {
-            Value::String(s) => normalize_datetime(s)
-                .map(Value::String)
-                .ok_or_else(|| format!("`{s}` is not a date-time"))?,
-            Value::Number(n) => {
-                // Unix seconds
-                let secs = n.as_f64().unwrap_or(0.0);
-                let dt = time::OffsetDateTime::from_unix_timestamp_nanos((secs * 1e9) as i128)
-                    .map_err(|e| e.to_string())?;
-                let f = time::macros::format_description!(
-                    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-                );
-                Value::String(dt.format(f).map_err(|e| e.to_string())?)
-            }
+        Cast::DateTime(unit) => match &v {
+            Value::String(s) => match normalize_datetime(s) {
+                Some(d) => Value::String(d),
+                None => match s.trim().parse::<serde_json::Number>() {
+                    Ok(n) => epoch_datetime(&n, unit)?,
+                    Err(_) => return Err(format!("`{s}` is not a date-time")),
+                },
+            },
+            Value::Number(n) => epoch_datetime(n, unit)?,
             _ => return Err(format!("cannot convert {v} to a date-time")),
         },
     })
+}
+
+/// An epoch time in `unit` as UTC ISO-8601 with milliseconds, exact: the number's decimal
+/// text is read, not its floating-point value, so `1700000000.659` s is `.659`.
+fn epoch_datetime(n: &serde_json::Number, unit: EpochUnit) -> Result<Value, String> {
+    let millis = epoch_millis(&n.to_string(), unit)
+        .ok_or_else(|| format!("{n} is not an epoch time in {}", unit_name(unit)))?;
+    let dt = time::OffsetDateTime::from_unix_timestamp_nanos(millis * 1_000_000)
+        .map_err(|_| format!("{n} {} is out of range", unit_name(unit)))?;
+    let f = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    dt.format(f).map(Value::String).map_err(|e| e.to_string())
+}
+
+fn unit_name(unit: EpochUnit) -> &'static str {
+    match unit {
+        EpochUnit::Seconds => "seconds",
+        EpochUnit::Milliseconds => "milliseconds",
+    }
+}
+
+/// Milliseconds since the epoch from a decimal number's text (`-12.5`, `1.7e9`), truncated
+/// towards the past below the millisecond.
+fn epoch_millis(text: &str, unit: EpochUnit) -> Option<i128> {
+    let (mantissa, exp) = match text.find(['e', 'E']) {
+        Some(i) => (&text[..i], text[i + 1..].parse::<i32>().ok()?),
+        None => (text, 0),
+    };
+    let (neg, digits) = match mantissa.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, mantissa),
+    };
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    if int.is_empty() && frac.is_empty()
+        || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    // value = 0.<int frac> digits scaled: shift the decimal point by exp + 3 (ms) or exp
+    let shift = exp + if unit == EpochUnit::Seconds { 3 } else { 0 };
+    let all: String = format!("{int}{frac}");
+    let point = int.len() as i32 + shift;
+    if point > 30 {
+        return None;
+    }
+    let whole: &str = if point <= 0 {
+        ""
+    } else if point as usize >= all.len() {
+        &all
+    } else {
+        &all[..point as usize]
+    };
+    let mut value: i128 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+    if point as usize > all.len() && point > 0 {
+        value *= 10i128.checked_pow((point as usize - all.len()) as u32)?;
+    }
+    let rest_nonzero = point < all.len() as i32
+        && all[point.max(0) as usize..].bytes().any(|b| b != b'0');
+    if neg {
+        value = -value - i128::from(rest_nonzero);
+    }
+    Some(value)
 }
 
 /// A mapped unified record, or why it could not be built.
@@ -478,6 +556,29 @@ pub fn map_record<'r>(mm: &ModelMap, rec: &'r Rec, env: &Env) -> Mapped<'r> {
     }
 }
 
+/// What a tombstone record deletes: the unified id (none when the record names no id) and
+/// the vendor's deletion time (none: the run's start).
+pub fn tombstone(
+    t: &crate::compile::Tombstone,
+    rec: &Rec,
+    env: &Env,
+) -> Result<(Option<String>, Option<String>), String> {
+    let ctx = Ctx::new(rec, None, env);
+    let remote = eval(&t.remote_id, &ctx).map_err(|e| format!("remote_id: {e}"))?;
+    let Some(remote) = key_text(&remote) else {
+        return Ok((None, None));
+    };
+    let at = match &t.deleted_at {
+        Some(vm) => match eval(vm, &ctx).map_err(|e| format!("deleted_at: {e}"))? {
+            Value::String(s) => Some(s),
+            Value::Null => None,
+            other => return Err(format!("deleted_at: {other} is not a date-time")),
+        },
+        None => None,
+    };
+    Ok((Some(ids::unified_id(env.integration, t.model, &remote)), at))
+}
+
 /// Values of a lookup, by key.
 #[derive(Default)]
 pub struct LookupIndex {
@@ -503,8 +604,12 @@ impl LookupIndex {
         {
             return Ok(());
         }
-        let Some(key) = key_text(&eval_key(&l.key, &ctx)?) else {
-            return Ok(());
+        let key = match &l.key {
+            Some(k) => match key_text(&eval_key(k, &ctx)?) {
+                Some(key) => key,
+                None => return Ok(()),
+            },
+            None => String::new(),
         };
         let order = match &l.order_by {
             Some(o) => eval_key(o, &ctx)?,
@@ -592,5 +697,34 @@ pub fn merge_into(a: &mut Value, b: Value) {
         }
         (slot @ Value::Null, v) => *slot = v,
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dt(v: Value, unit: EpochUnit) -> Value {
+        cast(v, Cast::DateTime(unit)).unwrap()
+    }
+
+    #[test]
+    fn epoch_times_are_exact_to_the_millisecond() {
+        let ms = EpochUnit::Milliseconds;
+        let s = EpochUnit::Seconds;
+        assert_eq!(dt(Value::from(1_700_000_000_659i64), ms), "2023-11-14T22:13:20.659Z");
+        assert_eq!(dt(serde_json::json!(1_700_000_000.659), s), "2023-11-14T22:13:20.659Z");
+        assert_eq!(dt(serde_json::json!(1_700_000_000.0019), s), "2023-11-14T22:13:20.001Z");
+        assert_eq!(dt(Value::from(1_700_000_000i64), s), "2023-11-14T22:13:20.000Z");
+        assert_eq!(dt(serde_json::json!(-1.5), s), "1969-12-31T23:59:58.500Z");
+        assert_eq!(dt(serde_json::json!(-0.0004), s), "1969-12-31T23:59:59.999Z");
+        assert_eq!(dt(Value::from("1700000000659"), ms), "2023-11-14T22:13:20.659Z");
+        assert_eq!(dt(Value::from("2024-04-02T10:00:00+02:00"), ms), "2024-04-02T08:00:00.000Z");
+        assert_eq!(epoch_millis("1.7e9", s), Some(1_700_000_000_000));
+        assert_eq!(epoch_millis("17e-1", s), Some(1_700));
+        assert_eq!(epoch_millis("abc", s), None);
+        // a millisecond value read as seconds is out of range, with a message that says so
+        let e = cast(Value::from(1_700_000_000_659_000i64), Cast::DateTime(s)).unwrap_err();
+        assert!(e.contains("out of range"), "{e}");
     }
 }

@@ -13,6 +13,7 @@ pub mod writer;
 use crate::compile::{Plan, Source, StreamId};
 use crate::secret::{Redactor, Secret};
 use crate::state::Store;
+use crate::spec::DeltaFormat;
 use futures::StreamExt;
 use http::{Client, Counters, Gate};
 use map::{Env, LookupIndex};
@@ -137,13 +138,18 @@ pub async fn run_until(
     let selected = select_models(&plan, &opts)?;
     let mut needed = vec![false; plan.streams.len()];
     for m in &selected {
-        for &s in m.streams {
+        for &s in m.streams.iter().chain(m.tombstones) {
             mark(&plan, s, &mut needed);
         }
     }
 
     // inputs and auth
     let (inputs, auth, redactor) = resolve_inputs(&plan, &opts)?;
+    let request_scope = Scope::request(&inputs, None);
+    let base_url = plan
+        .base_url
+        .resolve(&request_scope)
+        .map_err(RunError::Usage)?;
     let transport = if opts.sandbox {
         let cassette = plan.sandbox.as_ref().ok_or_else(|| {
             RunError::Usage(format!(
@@ -155,16 +161,17 @@ pub async fn run_until(
     } else {
         transport::Transport::http(
             plan.timeout,
-            opts.record.as_ref().map(|_| plan.base_url.clone()),
+            opts.record.as_ref().map(|_| base_url.clone()),
         )
         .map_err(|e| RunError::Spec(e.to_string()))?
     };
     let client = Client::new(
         transport,
         &plan,
+        &base_url,
         opts.base_url.as_ref(),
         auth,
-        &Scope::request(&inputs, None),
+        &request_scope,
         redactor,
     )?;
 
@@ -201,12 +208,12 @@ pub async fn run_until(
         .streams
         .iter()
         .map(|s| {
-            s.output.as_ref().and_then(|o| {
-                selected
-                    .iter()
-                    .position(|m| m.name == o.model.name)
-                    .map(ModelId)
-            })
+            let model = s
+                .output
+                .as_ref()
+                .map(|o| o.model.name)
+                .or(s.tombstone.as_ref().map(|t| t.model))?;
+            selected.iter().position(|m| m.name == model).map(ModelId)
         })
         .collect();
     let lookups: Vec<Mutex<LookupIndex>> = plan
@@ -229,7 +236,8 @@ pub async fn run_until(
             Source::Http(h)
                 if !opts.sandbox
                     && (h.limits.requests_per_second.is_some()
-                        || h.limits.max_concurrency.is_some()) =>
+                        || h.limits.max_concurrency.is_some()
+                        || h.limits.headers.is_some()) =>
             {
                 Some(Gate::new(&h.limits))
             }
@@ -373,6 +381,7 @@ struct Selected<'p> {
     schema: &'static crate::compile::schema::ModelSchema,
     duplicates: Option<crate::spec::Duplicates>,
     streams: &'p [StreamId],
+    tombstones: &'p [StreamId],
 }
 
 /// The models to run (`--models`, or all), in the unified order.
@@ -411,6 +420,7 @@ fn select_models<'p>(plan: &'p Plan, opts: &RunOptions) -> Result<Vec<Selected<'
             schema,
             duplicates: outputs.clone().find_map(|o| o.duplicates),
             streams: &m.streams,
+            tombstones: &m.tombstones,
         });
     }
     Ok(out)
@@ -429,22 +439,56 @@ fn delta_cursors(
     }
     for (i, s) in plan.streams.iter().enumerate() {
         if let Source::Http(h) = &s.source
-            && let Some((param, overlap)) = &h.delta
+            && let Some(d) = &h.delta
             && let Some(last) = store.last_sync(&s.name)?
             && let Ok(t) =
                 time::OffsetDateTime::parse(&last, &time::format_description::well_known::Rfc3339)
         {
-            let since = t - *overlap;
-            let text = crate::compile::expr::normalize_datetime(
-                &since
-                    .format(&time::format_description::well_known::Rfc3339)
-                    .unwrap_or_default(),
-            )
-            .unwrap_or(last);
-            cursors[i] = Some((param.clone(), text));
+            cursors[i] = Some((d.param.clone(), delta_text(t - d.overlap, d.format, &last)));
         }
     }
     Ok(cursors)
+}
+
+/// The records `source` derives from `parent`: JSONPath matches in it, or a lookup's value.
+fn exploded(
+    source: &crate::compile::ExplodeSource,
+    parent: &Rec,
+    env: &Env,
+) -> Result<Vec<Value>, String> {
+    use crate::compile::ExplodeSource;
+    Ok(match source {
+        ExplodeSource::Path(path) => path.find(&parent.value).into_iter().cloned().collect(),
+        ExplodeSource::Lookup { lookup, key, path } => {
+            let k = match key {
+                Some(k) => match map::key_text(&map::eval_key_for(k, parent, env)?) {
+                    Some(k) => k,
+                    None => return Ok(Vec::new()),
+                },
+                None => String::new(),
+            };
+            match (env.lookups[*lookup].get(&k), path) {
+                (None, _) | (Some(Value::Null), None) => Vec::new(),
+                (Some(v), Some(p)) => p.find(v).into_iter().cloned().collect(),
+                (Some(Value::Array(items)), None) => items.clone(),
+                (Some(v), None) => vec![v.clone()],
+            }
+        }
+    })
+}
+
+/// The time a delta filter sends, in its format (`fallback` if it cannot be written).
+fn delta_text(since: time::OffsetDateTime, format: DeltaFormat, fallback: &str) -> String {
+    match format {
+        DeltaFormat::Iso8601 => crate::compile::expr::normalize_datetime(
+            &since
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+        )
+        .unwrap_or_else(|| fallback.to_owned()),
+        DeltaFormat::EpochSeconds => since.unix_timestamp().to_string(),
+        DeltaFormat::EpochMilliseconds => (since.unix_timestamp_nanos() / 1_000_000).to_string(),
+    }
 }
 
 /// Per-model figures of the report.
@@ -680,7 +724,9 @@ impl<'a> RunCtx<'a> {
             idx.finish();
             let _ = self.finished_lookups[l].set(idx);
         }
-        if let Some(m) = self.model_of[sid] {
+        if let Some(m) = self.model_of[sid]
+            && s.output.is_some()
+        {
             let slot = &self.slots[m.0];
             // the model's last stream: merged records go to the writer now
             if slot.pending.fetch_sub(1, Ordering::AcqRel) == 1
@@ -745,6 +791,13 @@ impl<'a> RunCtx<'a> {
                 .map_err(|e| {
                     RunError::Spec(format!("lookups.{}: {e}", self.plan.lookups[l].name))
                 })?;
+        }
+        if let (Some(t), Some(_)) = (&s.tombstone, self.model_of[sid]) {
+            let (id, at) = map::tombstone(t, &rec, env)
+                .map_err(|e| RunError::Spec(format!("streams.{}.deletes: {e}", s.name)))?;
+            if let Some(id) = id {
+                out.items.push(Item::Tombstone { id, deleted_at: at });
+            }
         }
         if let (Some(mm), Some(m)) = (&s.output, self.model_of[sid]) {
             let mapped = map::map_record(mm, &rec, env);
@@ -881,9 +934,10 @@ impl<'a> RunCtx<'a> {
                 for parent in self.read_spool(*from)? {
                     let parent = Arc::new(parent?);
                     let mut index = 0;
-                    for (path, vars) in &explode.parts {
-                        let items: Vec<Value> =
-                            path.find(&parent.value).into_iter().cloned().collect();
+                    for (source, vars) in &explode.parts {
+                        let items = exploded(source, &parent, &env).map_err(|e| {
+                            RunError::Spec(format!("streams.{}.explode: {e}", s.name))
+                        })?;
                         for item in items {
                             let rec = Rec::new(
                                 item,

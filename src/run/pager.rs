@@ -262,6 +262,7 @@ impl<'a, 'r> Pager<'a, 'r> {
                 cursor,
                 param,
                 stop_on_empty,
+                encoded,
             } => {
                 let c = cursor
                     .first(&body)
@@ -275,8 +276,17 @@ impl<'a, 'r> Pager<'a, 'r> {
                             .filter(|(k, _)| k != param)
                             .cloned()
                             .collect();
-                        q.push((param.clone(), c));
-                        self.next = Some(client.url_for(&self.path, &q).map_err(|e| self.fail(e))?);
+                        let mut next = if *encoded {
+                            client.url_for(&self.path, &q)
+                        } else {
+                            q.push((param.clone(), c.clone()));
+                            client.url_for(&self.path, &q)
+                        }
+                        .map_err(|e| self.fail(e))?;
+                        if *encoded {
+                            http::append_raw_query(&mut next, param, &c);
+                        }
+                        self.next = Some(next);
                     }
                     _ => self.done = true,
                 }

@@ -99,8 +99,8 @@ impl Scope {
         MjValue::from(m)
     }
 
-    /// Scope of a record's mappings; `item` is the element of an `each`.
-    pub fn record(inputs: &MjValue, rec: &Rec, item: Option<&Value>) -> MjValue {
+    /// Scope of a record's mappings; `item` is the element of an `each` and its position.
+    pub fn record(inputs: &MjValue, rec: &Rec, item: Option<(&Value, u64)>) -> MjValue {
         Self::record_with(inputs, rec, item, None)
     }
 
@@ -108,7 +108,7 @@ impl Scope {
     pub fn record_with(
         inputs: &MjValue,
         rec: &Rec,
-        item: Option<&Value>,
+        item: Option<(&Value, u64)>,
         value: Option<&Value>,
     ) -> MjValue {
         let mut m: BTreeMap<&str, MjValue> = BTreeMap::new();
@@ -119,8 +119,9 @@ impl Scope {
         }
         m.insert("parents", parents(rec.parent.as_deref()));
         m.insert("vars", MjValue::from(Serde(&*rec.vars)));
-        if let Some(i) = item {
+        if let Some((i, n)) = item {
             m.insert("item", MjValue::from(Serde(i)));
+            m.insert("item_index", MjValue::from(n));
         }
         if let Some(v) = value {
             m.insert("value", MjValue::from(Serde(v)));

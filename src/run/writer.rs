@@ -40,6 +40,13 @@ pub enum Item {
         /// Why.
         reason: String,
     },
+    /// A tombstone: the vendor deleted the record with this id.
+    Tombstone {
+        /// Unified id.
+        id: String,
+        /// When (none: the run's start).
+        deleted_at: Option<String>,
+    },
 }
 
 /// Messages to the writer.
@@ -99,6 +106,8 @@ struct ModelState {
     fresh_done: bool,
     partial: PathBuf,
     result: ModelResult,
+    /// Ids the vendor listed as deleted, applied at the commit (after every record was seen).
+    tombstones: Vec<(String, Option<String>)>,
 }
 
 /// The writer thread's handle.
@@ -125,6 +134,7 @@ impl Writer {
                 fresh_done: false,
                 partial,
                 result: ModelResult::default(),
+                tombstones: Vec::new(),
             });
         }
         // a snapshot left stale by a run killed after its commit is rewritten first
@@ -213,6 +223,7 @@ impl Worker<'_> {
             .ok_or_else(|| RunError::Internal(format!("unknown model {}", m.0)))?;
         let name = ms.out.schema.name;
         match item {
+            Item::Tombstone { id, deleted_at } => ms.tombstones.push((id, deleted_at)),
             Item::Failed {
                 id,
                 remote_id,
@@ -312,6 +323,19 @@ impl Worker<'_> {
     }
 
     fn commit(&mut self, f: &Finish) -> Result<(), RunError> {
+        // tombstones first, so their records keep the vendor's deletion time; a record this
+        // run saw is live whatever a deleted list says
+        for m in &mut self.models {
+            for (id, at) in std::mem::take(&mut m.tombstones) {
+                if let Some(prior) = self.store.prior(m.out.schema.name, &id)?
+                    && !prior.seen
+                    && prior.deleted_at.is_none()
+                {
+                    self.store.mark_deleted(&prior, at.as_deref())?;
+                    m.result.changes.deleted += 1;
+                }
+            }
+        }
         if f.delete_absent {
             for m in &mut self.models {
                 let n = self.store.mark_absent(m.out.schema.name)?;

@@ -48,14 +48,15 @@ pub struct FieldDef {
     /// Name of a lookup to query; the key is `key`, the result is narrowed by `select`.
     #[serde(default)]
     pub lookup: Option<String>,
-    /// With `lookup`: the key, as a JSONPath or template.
+    /// With `lookup`: the key, as a JSONPath or template (omit for a lookup without `key`).
     #[serde(default)]
     pub key: Option<KeySpec>,
     /// With `lookup`: JSONPath into the value found.
     #[serde(default)]
     pub select: Option<String>,
-    /// JSONPath of an array; builds one element per match from `fields` or `value`, where
-    /// `$` is the element (also `item` in expressions).
+    /// JSONPath of an array (or a template giving one); builds one element per match from
+    /// `fields` or `value`, where `$` is the element (also `item` in expressions, and
+    /// `item_index` its position from 0). With `lookup`, a JSONPath into the lookup's value.
     #[serde(default)]
     pub each: Option<String>,
     /// With `each`: expression that must be true for an element to be kept.
@@ -85,6 +86,10 @@ pub struct FieldDef {
     /// (normalised to UTC ISO-8601 with milliseconds).
     #[serde(default, rename = "as")]
     pub as_: Option<String>,
+    /// With `as: datetime`: the unit of numeric input, `seconds` (default) or
+    /// `milliseconds` since the Unix epoch; converted exactly to the millisecond.
+    #[serde(default)]
+    pub unit: Option<EpochUnit>,
     /// Drop duplicate elements of an array result.
     #[serde(default)]
     pub unique: Option<bool>,
@@ -94,6 +99,17 @@ pub struct FieldDef {
     /// Coverage note on this field.
     #[serde(default)]
     pub note: Option<String>,
+}
+
+/// The unit of an epoch timestamp.
+#[derive(Debug, Clone, Copy, Default, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum EpochUnit {
+    /// Seconds since 1970-01-01T00:00:00Z (fractions kept to the millisecond).
+    #[default]
+    Seconds,
+    /// Milliseconds since 1970-01-01T00:00:00Z.
+    Milliseconds,
 }
 
 /// A key that is present is `Some`, even when its value is `null`.

@@ -7,7 +7,7 @@
 mod field;
 mod load;
 
-pub use field::{FieldDef, FieldSpec, KeySpec};
+pub use field::{EpochUnit, FieldDef, FieldSpec, KeySpec};
 pub use load::{LoadError, SourceMap, load_bytes, load_file, load_str};
 
 use indexmap::IndexMap;
@@ -151,6 +151,43 @@ pub struct RateLimitSpec {
     /// Maximum requests in flight at once, from 1 to 1024.
     #[serde(default)]
     pub max_concurrency: Option<u32>,
+    /// The budget the API reports in response headers: requests pause before it runs out
+    /// instead of running into a 429.
+    #[serde(default)]
+    pub headers: Option<RateLimitHeadersSpec>,
+}
+
+/// Response headers that report the remaining request budget.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitHeadersSpec {
+    /// Header with the requests left in the current window, e.g. `X-RateLimit-Remaining`.
+    pub remaining: String,
+    /// Header saying when the window resets, e.g. `X-RateLimit-Reset` (optional).
+    #[serde(default)]
+    pub reset: Option<String>,
+    /// How `reset` is written: `epoch_seconds` (default) or `delay_seconds` (seconds from now).
+    #[serde(default)]
+    pub reset_format: Option<ResetFormat>,
+    /// How long to pause when the budget is low and no reset time is given, in seconds,
+    /// from 0.1 to 3600 (default 1).
+    #[serde(default)]
+    pub window_secs: Option<f64>,
+    /// Pause new requests when at most this many remain, from 0 to 100000 (default: the
+    /// connector's `max_concurrency`, or 1).
+    #[serde(default)]
+    pub reserve: Option<u64>,
+}
+
+/// How a rate-limit reset header is written.
+#[derive(Debug, Clone, Copy, Default, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ResetFormat {
+    /// The Unix time (seconds) when the window resets.
+    #[default]
+    EpochSeconds,
+    /// Seconds from now until the window resets.
+    DelaySeconds,
 }
 
 /// Retry policy.
@@ -194,6 +231,10 @@ pub enum PaginationSpec {
         /// Also stop on a page with no records (default true).
         #[serde(default)]
         stop_on_empty: Option<bool>,
+        /// The cursor is already percent-encoded by the API: send it as received instead of
+        /// encoding it again (default false).
+        #[serde(default)]
+        encoded: Option<bool>,
     },
     /// Follow the `Link` header's `rel="next"` URL (same host only). Stops when there is
     /// no next link, on an empty page, or on a page shorter than `page_size` if given.
@@ -253,7 +294,9 @@ pub struct LookupSpec {
     /// The stream whose records fill the index.
     pub stream: String,
     /// The key of each record: a JSONPath (`$.job_id`) or a template (`"{{ record.a }}:{{ record.b }}"`).
-    pub key: KeySpec,
+    /// Omit it for one entry holding every record (in order): a lookup queried without `key`.
+    #[serde(default)]
+    pub key: Option<KeySpec>,
     /// Value stored for the key (default: the whole record).
     #[serde(default)]
     pub value: Option<FieldSpec>,
@@ -264,6 +307,7 @@ pub struct LookupSpec {
     #[serde(default)]
     pub order_by: Option<KeySpec>,
     /// Which record a key keeps: `first` or `last` after ordering, or `all` (an array).
+    /// Default `first`, or `all` for a lookup without `key`.
     #[serde(default)]
     pub keep: Option<Keep>,
     /// Coverage note.
@@ -348,6 +392,24 @@ pub struct StreamSpec {
     /// Field mappings of the unified model, field name → mapping.
     #[serde(default)]
     pub fields: IndexMap<String, FieldSpec>,
+    /// A tombstone stream (no `model`): each record names a record of a model that the vendor
+    /// deleted, which is marked deleted in full and delta runs (unless this run saw it).
+    #[serde(default)]
+    pub deletes: Option<DeletesSpec>,
+}
+
+/// What a tombstone stream's records say was deleted.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeletesSpec {
+    /// The unified model of the deleted records (emitted by another stream of the connector).
+    pub model: String,
+    /// The deleted record's vendor id, e.g. `$.id`.
+    pub remote_id: FieldSpec,
+    /// When it was deleted, e.g. `{ path: $.deletedAt, as: datetime, unit: milliseconds }`
+    /// (default, or when null: the run's start).
+    #[serde(default)]
+    pub deleted_at: Option<FieldSpec>,
 }
 
 /// Handling of records that map to an id already written.
@@ -385,12 +447,29 @@ pub struct RequestSpec {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeltaSpec {
-    /// Query parameter taking an ISO-8601 time, e.g. `updated_after`.
+    /// Query parameter taking the time, e.g. `updated_after`.
     pub param: String,
+    /// How the time is written: `iso8601` (default, `2024-04-02T08:30:44.000Z`),
+    /// `epoch_seconds` or `epoch_milliseconds`.
+    #[serde(default)]
+    pub format: Option<DeltaFormat>,
     /// Seconds subtracted from the last sync's start, to miss nothing, from 0 to 31536000
     /// (default 300).
     #[serde(default)]
     pub overlap_secs: Option<u64>,
+}
+
+/// How a delta filter writes the time.
+#[derive(Debug, Clone, Copy, Default, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum DeltaFormat {
+    /// UTC ISO-8601 with milliseconds, `2024-04-02T08:30:44.000Z`.
+    #[default]
+    Iso8601,
+    /// Whole seconds since the Unix epoch.
+    EpochSeconds,
+    /// Milliseconds since the Unix epoch.
+    EpochMilliseconds,
 }
 
 /// A query parameter value: one template, or a list that repeats the parameter.
@@ -440,8 +519,18 @@ pub enum Selector {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SelectorPart {
-    /// JSONPath; every match is a record.
-    pub path: String,
+    /// JSONPath; every match is a record. With `lookup`: a JSONPath into the lookup's value
+    /// (default: each element of the value when it is an array, else the value).
+    #[serde(default)]
+    pub path: Option<String>,
+    /// With `explode` only: the records are the value a lookup holds (for `key`), not a part
+    /// of the source record; e.g. a company-wide pipeline exploded for every job.
+    #[serde(default)]
+    pub lookup: Option<String>,
+    /// With `lookup`: the key, as a JSONPath into the source record or a template. Omit for
+    /// a lookup without `key`.
+    #[serde(default)]
+    pub key: Option<KeySpec>,
     /// Constants visible to mappings of these records as `vars.<name>`.
     #[serde(default)]
     pub vars: IndexMap<String, serde_json::Value>,

@@ -378,6 +378,8 @@ pub trait Store: Send {
     /// invalid: it keeps its last valid version and is not deleted by absence). Returns
     /// whether it was deleted and is now back.
     fn touch(&mut self, prior: &Prior) -> Result<bool, StateError>;
+    /// Marks a stored record deleted by the vendor (a tombstone), at `at` or the run's start.
+    fn mark_deleted(&mut self, prior: &Prior, at: Option<&str>) -> Result<(), StateError>;
     /// Marks deleted every live record of `model` this run did not see. Only for a complete
     /// model of a successful full sync.
     fn mark_absent(&mut self, model: &str) -> Result<u64, StateError>;

@@ -446,6 +446,20 @@ impl Store for SqliteStore {
         Ok(false)
     }
 
+    fn mark_deleted(&mut self, prior: &Prior, at: Option<&str>) -> Result<(), StateError> {
+        let run = self
+            .run
+            .as_ref()
+            .ok_or(StateError::Protocol("no run in progress"))?;
+        let at = at.unwrap_or(&run.started_at);
+        self.conn
+            .prepare_cached(
+                "UPDATE records SET remote_deleted_at = ?2, deleted_by = 'vendor' WHERE seq = ?1",
+            )?
+            .execute(params![prior.row.0, at])?;
+        Ok(())
+    }
+
     fn mark_absent(&mut self, model: &str) -> Result<u64, StateError> {
         let run = self
             .run
