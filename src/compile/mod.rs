@@ -609,14 +609,26 @@ impl Compiler<'_> {
         });
         let headers = l.headers.as_ref().map(|h| {
             let hp = format!("{path}.headers");
-            for (k, name) in [("remaining", Some(&h.remaining)), ("reset", h.reset.as_ref())] {
+            for (k, name) in [
+                ("remaining", Some(&h.remaining)),
+                ("reset", h.reset.as_ref()),
+            ] {
                 if let Some(name) = name
                     && reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err()
                 {
-                    self.err(&format!("{hp}.{k}"), format!("`{name}` is not a header name"));
+                    self.err(
+                        &format!("{hp}.{k}"),
+                        format!("`{name}` is not a header name"),
+                    );
                 }
             }
-            let window = self.num_in(&format!("{hp}.window_secs"), h.window_secs, 0.1, 3600.0, 1.0);
+            let window = self.num_in(
+                &format!("{hp}.window_secs"),
+                h.window_secs,
+                0.1,
+                3600.0,
+                1.0,
+            );
             BudgetHeaders {
                 remaining: h.remaining.to_ascii_lowercase(),
                 reset: h.reset.as_ref().map(|r| r.to_ascii_lowercase()),
@@ -836,7 +848,10 @@ impl Compiler<'_> {
             (Some(k), true) => Some((lookup, Some(self.key_expr(&format!("{p}.key"), k)?))),
             (None, false) => Some((lookup, None)),
             (None, true) => {
-                self.err(p, format!("lookup `{name}` has a `key`: give the `key` to look up"));
+                self.err(
+                    p,
+                    format!("lookup `{name}` has a `key`: give the `key` to look up"),
+                );
                 None
             }
             (Some(_), false) => {
@@ -1100,7 +1115,10 @@ impl Compiler<'_> {
                 None
             }
         };
-        let tombstone = s.deletes.as_ref().and_then(|d| self.tombstone(&p, s, d, env));
+        let tombstone = s
+            .deletes
+            .as_ref()
+            .and_then(|d| self.tombstone(&p, s, d, env));
         Some(Stream {
             name: name.to_owned(),
             source,

@@ -103,7 +103,9 @@ impl Budget {
 fn reset_delay(v: &str, format: ResetFormat) -> Option<Duration> {
     let n: f64 = v.trim().parse().ok().filter(|n: &f64| n.is_finite())?;
     match format {
-        ResetFormat::DelaySeconds => Duration::try_from_secs_f64(n.clamp(0.0, MAX_VENDOR_SECS)).ok(),
+        ResetFormat::DelaySeconds => {
+            Duration::try_from_secs_f64(n.clamp(0.0, MAX_VENDOR_SECS)).ok()
+        }
         ResetFormat::EpochSeconds => {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -526,18 +528,24 @@ impl Client {
                 if let Some(r) = &self.gate.rate {
                     r.acquire().await;
                 }
-                for b in [stream_gate.and_then(|g| g.budget.as_ref()), self.gate.budget.as_ref()]
-                    .into_iter()
-                    .flatten()
+                for b in [
+                    stream_gate.and_then(|g| g.budget.as_ref()),
+                    self.gate.budget.as_ref(),
+                ]
+                .into_iter()
+                .flatten()
                 {
                     b.wait().await;
                 }
                 counters.requests.fetch_add(1, Ordering::Relaxed);
                 let sent = self.transport.send(req).await;
                 if let Ok(r) = &sent {
-                    for b in [stream_gate.and_then(|g| g.budget.as_ref()), self.gate.budget.as_ref()]
-                        .into_iter()
-                        .flatten()
+                    for b in [
+                        stream_gate.and_then(|g| g.budget.as_ref()),
+                        self.gate.budget.as_ref(),
+                    ]
+                    .into_iter()
+                    .flatten()
                     {
                         b.observe(r, self.retry.max_retry_after);
                     }
@@ -833,6 +841,42 @@ pub fn append_raw_query(url: &mut url::Url, name: &str, value: &str) {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn raw_query_values_keep_their_escapes() {
+        let mut u = url::Url::parse("https://x.test/v1/a?limit=2").unwrap();
+        append_raw_query(&mut u, "offset", "%5B3%2C14%2C%22a b%22%5D&x");
+        assert_eq!(
+            u.as_str(),
+            "https://x.test/v1/a?limit=2&offset=%5B3%2C14%2C%22a%20b%22%5D%26x"
+        );
+        let mut u = url::Url::parse("https://x.test/v1/a").unwrap();
+        append_raw_query(&mut u, "page token", "é");
+        assert_eq!(u.query(), Some("page+token=%C3%A9"));
+    }
+
+    #[test]
+    fn reset_headers_in_both_formats() {
+        assert_eq!(
+            reset_delay("3", ResetFormat::DelaySeconds),
+            Some(Duration::from_secs(3))
+        );
+        let soon = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 5;
+        let d = reset_delay(&soon.to_string(), ResetFormat::EpochSeconds).unwrap();
+        assert!(
+            d <= Duration::from_secs(5) && d >= Duration::from_secs(3),
+            "{d:?}"
+        );
+        assert_eq!(
+            reset_delay("1", ResetFormat::EpochSeconds),
+            Some(Duration::from_millis(100))
+        );
+        assert_eq!(reset_delay("soon", ResetFormat::DelaySeconds), None);
+    }
     #[test]
     fn a_body_of_any_depth_parses_and_is_cut_without_recursion() {
         let body = format!(

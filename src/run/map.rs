@@ -402,12 +402,16 @@ fn epoch_millis(text: &str, unit: EpochUnit) -> Option<i128> {
     } else {
         &all[..point as usize]
     };
-    let mut value: i128 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+    let mut value: i128 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
     if point as usize > all.len() && point > 0 {
         value *= 10i128.checked_pow((point as usize - all.len()) as u32)?;
     }
-    let rest_nonzero = point < all.len() as i32
-        && all[point.max(0) as usize..].bytes().any(|b| b != b'0');
+    let rest_nonzero =
+        point < all.len() as i32 && all[point.max(0) as usize..].bytes().any(|b| b != b'0');
     if neg {
         value = -value - i128::from(rest_nonzero);
     }
@@ -712,14 +716,35 @@ mod tests {
     fn epoch_times_are_exact_to_the_millisecond() {
         let ms = EpochUnit::Milliseconds;
         let s = EpochUnit::Seconds;
-        assert_eq!(dt(Value::from(1_700_000_000_659i64), ms), "2023-11-14T22:13:20.659Z");
-        assert_eq!(dt(serde_json::json!(1_700_000_000.659), s), "2023-11-14T22:13:20.659Z");
-        assert_eq!(dt(serde_json::json!(1_700_000_000.0019), s), "2023-11-14T22:13:20.001Z");
-        assert_eq!(dt(Value::from(1_700_000_000i64), s), "2023-11-14T22:13:20.000Z");
+        assert_eq!(
+            dt(Value::from(1_700_000_000_659i64), ms),
+            "2023-11-14T22:13:20.659Z"
+        );
+        assert_eq!(
+            dt(serde_json::json!(1_700_000_000.659), s),
+            "2023-11-14T22:13:20.659Z"
+        );
+        assert_eq!(
+            dt(serde_json::json!(1_700_000_000.0019), s),
+            "2023-11-14T22:13:20.001Z"
+        );
+        assert_eq!(
+            dt(Value::from(1_700_000_000i64), s),
+            "2023-11-14T22:13:20.000Z"
+        );
         assert_eq!(dt(serde_json::json!(-1.5), s), "1969-12-31T23:59:58.500Z");
-        assert_eq!(dt(serde_json::json!(-0.0004), s), "1969-12-31T23:59:59.999Z");
-        assert_eq!(dt(Value::from("1700000000659"), ms), "2023-11-14T22:13:20.659Z");
-        assert_eq!(dt(Value::from("2024-04-02T10:00:00+02:00"), ms), "2024-04-02T08:00:00.000Z");
+        assert_eq!(
+            dt(serde_json::json!(-0.0004), s),
+            "1969-12-31T23:59:59.999Z"
+        );
+        assert_eq!(
+            dt(Value::from("1700000000659"), ms),
+            "2023-11-14T22:13:20.659Z"
+        );
+        assert_eq!(
+            dt(Value::from("2024-04-02T10:00:00+02:00"), ms),
+            "2024-04-02T08:00:00.000Z"
+        );
         assert_eq!(epoch_millis("1.7e9", s), Some(1_700_000_000_000));
         assert_eq!(epoch_millis("17e-1", s), Some(1_700));
         assert_eq!(epoch_millis("abc", s), None);

@@ -12,8 +12,8 @@ pub mod writer;
 
 use crate::compile::{Plan, Source, StreamId};
 use crate::secret::{Redactor, Secret};
-use crate::state::Store;
 use crate::spec::DeltaFormat;
+use crate::state::Store;
 use futures::StreamExt;
 use http::{Client, Counters, Gate};
 use map::{Env, LookupIndex};
@@ -159,11 +159,8 @@ pub async fn run_until(
         })?;
         transport::Transport::replay(cassette).map_err(RunError::Spec)?
     } else {
-        transport::Transport::http(
-            plan.timeout,
-            opts.record.as_ref().map(|_| base_url.clone()),
-        )
-        .map_err(|e| RunError::Spec(e.to_string()))?
+        transport::Transport::http(plan.timeout, opts.record.as_ref().map(|_| base_url.clone()))
+            .map_err(|e| RunError::Spec(e.to_string()))?
     };
     let client = Client::new(
         transport,
