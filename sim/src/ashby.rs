@@ -565,6 +565,7 @@ struct Ids {
     groups: HashMap<&'static str, String>,
     brands: Vec<String>,
     source_types: HashMap<&'static str, String>,
+    interviewer_pool: String,
 }
 
 fn cf(ids: &Ids, title: &'static str, value: Value, label: Option<&str>) -> Value {
@@ -642,6 +643,7 @@ pub fn dataset(size: Size) -> Dataset {
         .into_iter()
         .map(|t| (t, uuid(&mut rng)))
         .collect(),
+        interviewer_pool: uuid(&mut rng),
     };
 
     // users
@@ -1479,7 +1481,7 @@ pub fn dataset(size: Size) -> Dataset {
                             "interviewers": people.iter().enumerate().map(|(q, u)| {
                                 let mut x = user_ref(u);
                                 x["trainingRole"] = if q == 2 { json!(["Shadow", "ReverseShadow"][a % 2]) } else { Value::Null };
-                                x["interviewerPool"] = if (a + q) % 7 == 0 { json!({"id": ids.groups.get("Active"), "title": "Backend interviewers", "isArchived": false}) } else { Value::Null };
+                                x["interviewerPool"] = if (a + q) % 7 == 0 { json!({"id": ids.interviewer_pool, "title": "Backend interviewers", "isArchived": false}) } else { Value::Null };
                                 x["isFeedbackRequired"] = json!(q != 2);
                                 x
                             }).collect::<Vec<_>>(),
