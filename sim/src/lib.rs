@@ -8,6 +8,7 @@
     clippy::manual_is_multiple_of
 )]
 
+pub mod ashby;
 pub mod gem;
 pub mod smartrecruiters;
 

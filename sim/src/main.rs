@@ -1,7 +1,7 @@
-//! `mapper-sim gem|smartrecruiters [--port N] [--size small|full] [--key KEY]
+//! `mapper-sim gem|smartrecruiters|ashby [--port N] [--size small|full] [--key KEY]
 //! [--rate-limit N | --limits on|off]`: runs a simulator on loopback until interrupted.
 
-use mapper_sim::{gem, smartrecruiters};
+use mapper_sim::{ashby, gem, smartrecruiters};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -25,8 +25,13 @@ fn main() {
                 let limits = get("--limits").as_deref() != Some("off");
                 smartrecruiters::start(size, &key, ("sim-client", "sim-secret"), limits, port).await.expect("bind").url()
             }
+            "ashby" => {
+                let size = if small { ashby::Size::Small } else { ashby::Size::Full };
+                let limits = get("--limits").as_deref() != Some("off");
+                ashby::start(size, &key, limits, port).await.expect("bind").url()
+            }
             _ => {
-                eprintln!("usage: mapper-sim gem|smartrecruiters [--port N] [--size small|full] [--key KEY] [--rate-limit N | --limits on|off]");
+                eprintln!("usage: mapper-sim gem|smartrecruiters|ashby [--port N] [--size small|full] [--key KEY] [--rate-limit N | --limits on|off]");
                 std::process::exit(2);
             }
         };
