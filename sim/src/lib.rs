@@ -10,6 +10,7 @@
 
 pub mod gem;
 pub mod smartrecruiters;
+pub mod teamtailor;
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
