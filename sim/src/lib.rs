@@ -11,6 +11,7 @@
 pub mod ashby;
 pub mod gem;
 pub mod smartrecruiters;
+pub mod teamtailor;
 
 use std::collections::VecDeque;
 use std::sync::Mutex;

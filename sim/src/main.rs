@@ -1,7 +1,8 @@
-//! `mapper-sim gem|smartrecruiters|ashby [--port N] [--size small|full] [--key KEY]
-//! [--rate-limit N | --limits on|off]`: runs a simulator on loopback until interrupted.
+//! `mapper-sim gem|smartrecruiters|ashby|teamtailor [--port N] [--size small|full]
+//! [--key KEY] [--rate-limit N | --limits on|off]`: runs a simulator on loopback until
+//! interrupted.
 
-use mapper_sim::{ashby, gem, smartrecruiters};
+use mapper_sim::{ashby, gem, smartrecruiters, teamtailor};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -16,22 +17,25 @@ fn main() {
     let key = get("--key").unwrap_or_else(|| "sim-key".into());
     let rate: Option<usize> = get("--rate-limit").and_then(|r| r.parse().ok());
     let small = get("--size").as_deref() == Some("small");
+    let limits = get("--limits").as_deref() != Some("off");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
         let url = match vendor.as_str() {
             "gem" => gem::start(if small { gem::Size::Small } else { gem::Size::Full }, &key, rate, port).await.expect("bind").url(),
             "smartrecruiters" => {
                 let size = if small { smartrecruiters::Size::Small } else { smartrecruiters::Size::Full };
-                let limits = get("--limits").as_deref() != Some("off");
                 smartrecruiters::start(size, &key, ("sim-client", "sim-secret"), limits, port).await.expect("bind").url()
             }
             "ashby" => {
                 let size = if small { ashby::Size::Small } else { ashby::Size::Full };
-                let limits = get("--limits").as_deref() != Some("off");
                 ashby::start(size, &key, limits, port).await.expect("bind").url()
             }
+            "teamtailor" => {
+                let size = if small { teamtailor::Size::Small } else { teamtailor::Size::Full };
+                teamtailor::start(size, &key, limits, port).await.expect("bind").url()
+            }
             _ => {
-                eprintln!("usage: mapper-sim gem|smartrecruiters|ashby [--port N] [--size small|full] [--key KEY] [--rate-limit N | --limits on|off]");
+                eprintln!("usage: mapper-sim gem|smartrecruiters|ashby|teamtailor [--port N] [--size small|full] [--key KEY] [--rate-limit N | --limits on|off]");
                 std::process::exit(2);
             }
         };
