@@ -130,6 +130,7 @@ pub fn compile(spec: &Spec, map: &SourceMap, file: &Path) -> Result<Plan, Vec<Di
 
 /// Variables each kind of template may read.
 const REQUEST_VARS: &[&str] = &["inputs", "parent", "parents", "vars"];
+const RESPONSE_VARS: &[&str] = &["inputs", "parent", "parents", "vars", "response"];
 const RECORD_VARS: &[&str] = &[
     "inputs",
     "record",
@@ -416,17 +417,29 @@ impl Compiler<'_> {
         let mut lookups = Vec::new();
         for (name, l) in &spec.lookups {
             let p = format!("lookups.{name}");
-            let stream = names.iter().position(|n| n == &l.stream);
-            if stream.is_none() {
-                self.err(
-                    &format!("{p}.stream"),
-                    format!(
-                        "unknown stream `{}`{}",
-                        l.stream,
-                        hint(&l.stream, names.iter().map(String::as_str))
-                    ),
-                );
-            }
+            let (stream, side_load) = match (&l.stream, &l.side_load) {
+                (Some(st), None) => {
+                    let stream = names.iter().position(|n| n == st);
+                    if stream.is_none() {
+                        self.err(
+                            &format!("{p}.stream"),
+                            format!(
+                                "unknown stream `{st}`{}",
+                                hint(st, names.iter().map(String::as_str))
+                            ),
+                        );
+                    }
+                    (stream, None)
+                }
+                (None, Some(sl)) => match self.jsonpath(&format!("{p}.side_load"), sl) {
+                    Some(jp) => (Some(usize::MAX), Some(jp)),
+                    None => (None, None),
+                },
+                _ => {
+                    self.err(&p, "a lookup needs exactly one of `stream` or `side_load`");
+                    (None, None)
+                }
+            };
             let key = match &l.key {
                 Some(k) => self.key_expr(&format!("{p}.key"), k).map(Some),
                 None => Some(None),
@@ -448,6 +461,7 @@ impl Compiler<'_> {
                 (Some(stream), Some(key)) => Some(Lookup {
                     name: name.clone(),
                     stream,
+                    side_load,
                     key,
                     value,
                     where_,
@@ -473,7 +487,9 @@ impl Compiler<'_> {
             let mut used = Vec::new();
             collect_lookups(s, &mut used);
             for l in used {
-                if let Some(li) = lookup_names.iter().position(|n| n == &l) {
+                if let Some(li) = lookup_names.iter().position(|n| n == &l)
+                    && lookups[li].side_load.is_none()
+                {
                     let src = lookups[li].stream;
                     if !streams[i].deps.contains(&src) {
                         streams[i].deps.push(src);
@@ -524,7 +540,9 @@ impl Compiler<'_> {
             }
         }
         for l in &mut lookups {
-            l.stream = renumber[l.stream];
+            if l.side_load.is_none() {
+                l.stream = renumber[l.stream];
+            }
         }
         let models = schema::model_names()
             .filter_map(|m| {
@@ -864,27 +882,62 @@ impl Compiler<'_> {
         }
     }
 
-    fn pagination(&mut self, path: &str, p: &PaginationSpec) -> Pagination {
-        match p {
-            PaginationSpec::None => Pagination::None,
+    fn pagination(&mut self, path: &str, p: &PaginationSpec) -> Paging {
+        use spec::Inject;
+        let stop = |c: &mut Self, s: &Option<String>| {
+            s.as_ref()
+                .and_then(|e| c.expr(&format!("{path}.stop_when"), e, RESPONSE_VARS))
+        };
+        let (kind, inject, stop_when) = match p {
+            PaginationSpec::None => (Pagination::None, Inject::Query, None),
             PaginationSpec::Cursor {
                 cursor,
                 param,
                 stop_on_empty,
                 encoded,
-            } => match self.jsonpath(&format!("{path}.cursor"), cursor) {
-                Some(c) => Pagination::Cursor {
-                    cursor: c,
-                    param: param.clone(),
-                    stop_on_empty: stop_on_empty.unwrap_or(true),
-                    encoded: encoded.unwrap_or(false),
+                in_,
+                stop_when,
+            } => {
+                let kind = match self.jsonpath(&format!("{path}.cursor"), cursor) {
+                    Some(c) => Pagination::Cursor {
+                        cursor: c,
+                        param: param.clone(),
+                        stop_on_empty: stop_on_empty.unwrap_or(true),
+                        encoded: encoded.unwrap_or(false),
+                    },
+                    None => Pagination::None,
+                };
+                if encoded.unwrap_or(false) && in_.is_some_and(|i| i != Inject::Query) {
+                    self.err(
+                        &format!("{path}.encoded"),
+                        "`encoded` is about query parameters; a body or header cursor is sent as received anyway",
+                    );
+                }
+                (kind, in_.unwrap_or_default(), stop(self, stop_when))
+            }
+            PaginationSpec::NextUrl {
+                path: np,
+                stop_when,
+            } => (
+                match self.jsonpath(&format!("{path}.path"), np) {
+                    Some(jp) => Pagination::NextUrl { path: jp },
+                    None => Pagination::None,
                 },
-                None => Pagination::None,
-            },
-            PaginationSpec::LinkHeader { page_size } => Pagination::LinkHeader {
-                page_size: page_size
-                    .map(|n| self.int_in(&format!("{path}.page_size"), Some(n), 1, 1_000_000, 1)),
-            },
+                Inject::Query,
+                stop(self, stop_when),
+            ),
+            PaginationSpec::LinkHeader {
+                page_size,
+                stop_when,
+            } => (
+                Pagination::LinkHeader {
+                    page_size: page_size.map(|n| {
+                        self.int_in(&format!("{path}.page_size"), Some(n), 1, 1_000_000, 1)
+                    }),
+                },
+                Inject::Query,
+                stop(self, stop_when),
+            ),
             PaginationSpec::PageNumber {
                 param,
                 start,
@@ -892,10 +945,12 @@ impl Compiler<'_> {
                 size,
                 total_pages,
                 follow_link,
+                in_,
+                stop_when,
             } => {
                 let size = self.int_in(&format!("{path}.size"), Some(*size), 1, 1_000_000, 1);
                 let start = self.int_in(&format!("{path}.start"), *start, 0, 1_000_000_000, 1);
-                Pagination::PageNumber {
+                let kind = Pagination::PageNumber {
                     param: param.clone(),
                     start,
                     size_param: size_param.clone(),
@@ -904,25 +959,131 @@ impl Compiler<'_> {
                         .as_ref()
                         .and_then(|t| self.jsonpath(&format!("{path}.total_pages"), t)),
                     follow_link: follow_link.unwrap_or(false),
-                }
+                };
+                (kind, self.no_header(path, *in_), stop(self, stop_when))
             }
             PaginationSpec::Offset {
                 offset_param,
                 limit_param,
                 limit,
                 total,
+                in_,
+                stop_when,
             } => {
                 let limit = self.int_in(&format!("{path}.limit"), Some(*limit), 1, 1_000_000, 1);
-                Pagination::Offset {
+                let kind = Pagination::Offset {
                     offset_param: offset_param.clone(),
                     limit_param: limit_param.clone(),
                     limit,
                     total: total
                         .as_ref()
                         .and_then(|t| self.jsonpath(&format!("{path}.total"), t)),
-                }
+                };
+                (kind, self.no_header(path, *in_), stop(self, stop_when))
             }
+        };
+        Paging {
+            kind,
+            inject,
+            stop_when,
         }
+    }
+
+    /// Page numbers and offsets go in the query or the body (two values cannot share a header).
+    fn no_header(&mut self, path: &str, i: Option<spec::Inject>) -> spec::Inject {
+        if i == Some(spec::Inject::Header) {
+            self.err(
+                &format!("{path}.in"),
+                "page numbers and offsets go in the `query` or the `body`",
+            );
+        }
+        i.unwrap_or_default()
+    }
+
+    fn body(&mut self, path: &str, v: &Value) -> Option<BodyTemplate> {
+        Some(match v {
+            Value::String(s) if s.contains("{{") || s.contains("{%") => {
+                BodyTemplate::Template(self.template(path, s, REQUEST_VARS)?)
+            }
+            Value::Array(items) => BodyTemplate::Array(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, x)| self.body(&format!("{path}[{i}]"), x))
+                    .collect::<Option<_>>()?,
+            ),
+            Value::Object(m) => BodyTemplate::Object(
+                m.iter()
+                    .map(|(k, x)| Some((k.clone(), self.body(&format!("{path}.{k}"), x)?)))
+                    .collect::<Option<_>>()?,
+            ),
+            other => BodyTemplate::Literal(other.clone()),
+        })
+    }
+
+    fn delta(&mut self, p: &str, d: &spec::DeltaSpec, fan_out: bool) -> Option<Delta> {
+        use spec::DeltaKind;
+        let kind = d.kind.unwrap_or_default();
+        let overlap = self.int_in(
+            &format!("{p}.overlap_secs"),
+            d.overlap_secs,
+            0,
+            31_536_000,
+            300,
+        );
+        if d.in_ == Some(spec::Inject::Header) {
+            self.err(
+                &format!("{p}.in"),
+                "a delta goes in the `query` or the `body`",
+            );
+        }
+        let token = match (kind, &d.token) {
+            (DeltaKind::Token, Some(t)) => Some(self.jsonpath(&format!("{p}.token"), t)?),
+            (DeltaKind::Token, None) => {
+                self.err(
+                    p,
+                    "a token delta needs `token`: the JSONPath of the token in the last page",
+                );
+                return None;
+            }
+            (DeltaKind::Time, _) => {
+                if d.token.is_some() || d.expired_when.is_some() {
+                    self.err(p, "`token` and `expired_when` go with `kind: token`");
+                }
+                None
+            }
+        };
+        if kind == DeltaKind::Token && fan_out {
+            self.err(
+                p,
+                "a token delta needs a top-level stream (one walk, one token), not `for_each`",
+            );
+        }
+        let expired_when = d
+            .expired_when
+            .as_ref()
+            .and_then(|e| self.expr(&format!("{p}.expired_when"), e, RESPONSE_VARS));
+        Some(Delta {
+            kind,
+            param: d.param.clone(),
+            inject: d.in_.unwrap_or_default(),
+            overlap: Duration::from_secs(overlap),
+            format: d.format.unwrap_or_default(),
+            token,
+            expired_when,
+        })
+    }
+
+    fn error_when(&mut self, path: &str, e: &spec::ErrorWhenSpec) -> Option<ErrorWhen> {
+        let condition = self.expr(&format!("{path}.condition"), &e.condition, RESPONSE_VARS);
+        let message = match &e.message {
+            Some(m) => Some(self.jsonpath(&format!("{path}.message"), m)?),
+            None => None,
+        };
+        Some(ErrorWhen {
+            condition: condition?,
+            message,
+        })
     }
 
     fn stream(
@@ -1013,7 +1174,7 @@ impl Compiler<'_> {
                     )],
                 }),
             };
-            let pagination = match s.pagination.as_ref().or(spec.pagination.as_ref()) {
+            let paging = match s.pagination.as_ref().or(spec.pagination.as_ref()) {
                 Some(pg) => {
                     let pp = if s.pagination.is_some() {
                         format!("{p}.pagination")
@@ -1022,7 +1183,20 @@ impl Compiler<'_> {
                     };
                     self.pagination(&pp, pg)
                 }
-                None => Pagination::None,
+                None => Paging {
+                    kind: Pagination::None,
+                    inject: spec::Inject::Query,
+                    stop_when: None,
+                },
+            };
+            let body = req
+                .body
+                .as_ref()
+                .and_then(|b| self.body(&format!("{rp}.body"), b));
+            let error_when = match (&req.error_when, &spec.error_when) {
+                (Some(e), _) => self.error_when(&format!("{rp}.error_when"), e),
+                (None, Some(e)) => self.error_when("error_when", e),
+                (None, None) => None,
             };
             let limits = self.limits(&format!("{p}.rate_limit"), s.rate_limit.as_ref());
             let concurrency = self.int_in(
@@ -1043,20 +1217,10 @@ impl Compiler<'_> {
                     );
                 }
             }
-            let delta = req.delta.as_ref().map(|d| {
-                let overlap = self.int_in(
-                    &format!("{rp}.delta.overlap_secs"),
-                    d.overlap_secs,
-                    0,
-                    31_536_000,
-                    300,
-                );
-                Delta {
-                    param: d.param.clone(),
-                    overlap: Duration::from_secs(overlap),
-                    format: d.format.unwrap_or_default(),
-                }
-            });
+            let delta = req
+                .delta
+                .as_ref()
+                .and_then(|d| self.delta(&format!("{rp}.delta"), d, for_each.is_some()));
             Source::Http(Box::new(HttpSource {
                 method,
                 path: path?,
@@ -1065,11 +1229,15 @@ impl Compiler<'_> {
                 for_each,
                 concurrency,
                 records: records?,
-                pagination,
+                pagination: paging.kind,
                 limits,
                 empty_on_status: s.empty_on_status.clone(),
                 delta,
                 max_pages,
+                body,
+                inject: paging.inject,
+                stop_when: paging.stop_when,
+                error_when,
             }))
         } else if let Some(from) = &s.from {
             for (k, set) in [

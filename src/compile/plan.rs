@@ -226,8 +226,10 @@ pub enum KeyExpr {
 pub struct Lookup {
     /// Name.
     pub name: String,
-    /// Source stream.
+    /// Source stream (unused for a side-loaded lookup).
     pub stream: StreamId,
+    /// A side-loaded lookup: the records at this JSONPath of each response page.
+    pub side_load: Option<JsonPath>,
     /// Key of each record (none: one entry with every record).
     pub key: Option<KeyExpr>,
     /// Value stored (whole record when absent).
@@ -345,6 +347,14 @@ pub struct HttpSource {
     pub empty_on_status: Vec<u16>,
     /// Incremental filter.
     pub delta: Option<Delta>,
+    /// JSON body.
+    pub body: Option<BodyTemplate>,
+    /// Where the pagination token goes.
+    pub inject: crate::spec::Inject,
+    /// Ends the walk when true of a page's body.
+    pub stop_when: Option<Expr>,
+    /// Makes a 2xx answer a failed request.
+    pub error_when: Option<ErrorWhen>,
     /// Most pages one request may take.
     pub max_pages: Option<u64>,
 }
@@ -390,15 +400,79 @@ pub fn parse_base_url(text: &str) -> Result<url::Url, String> {
     }
 }
 
-/// An incremental filter: the query parameter, the safety overlap and the time's format.
-#[derive(Debug, Clone)]
+/// An incremental filter: what is sent (a time or a token), where, and how.
+#[derive(Debug)]
 pub struct Delta {
-    /// Query parameter.
+    /// Time or token.
+    pub kind: crate::spec::DeltaKind,
+    /// Parameter or body member.
     pub param: String,
+    /// Query or body.
+    pub inject: crate::spec::Inject,
     /// Subtracted from the last sync's start.
     pub overlap: Duration,
     /// How the time is written.
     pub format: crate::spec::DeltaFormat,
+    /// Token kind: where the last page holds the next token.
+    pub token: Option<JsonPath>,
+    /// Token kind: the answer that says the token expired.
+    pub expired_when: Option<Expr>,
+}
+
+/// A JSON body whose strings may be templates (a lone `{{ expression }}` keeps its type).
+#[derive(Debug)]
+pub enum BodyTemplate {
+    /// Sent as written.
+    Literal(Value),
+    /// A template string.
+    Template(Template),
+    /// An array.
+    Array(Vec<BodyTemplate>),
+    /// An object.
+    Object(Vec<(String, BodyTemplate)>),
+}
+
+impl BodyTemplate {
+    /// The body for a scope of `inputs`, `parent`, `parents`, `vars`.
+    pub fn render(&self, scope: &minijinja::Value) -> Result<Value, String> {
+        Ok(match self {
+            BodyTemplate::Literal(v) => v.clone(),
+            BodyTemplate::Template(t) => t.render_value(scope)?,
+            BodyTemplate::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|i| i.render(scope))
+                    .collect::<Result<_, _>>()?,
+            ),
+            BodyTemplate::Object(members) => {
+                let mut m = Map::with_capacity(members.len());
+                for (k, v) in members {
+                    m.insert(k.clone(), v.render(scope).map_err(|e| format!("{k}: {e}"))?);
+                }
+                Value::Object(m)
+            }
+        })
+    }
+}
+
+/// A condition that makes a 2xx answer a failed request.
+#[derive(Debug)]
+pub struct ErrorWhen {
+    /// Over `response`.
+    pub condition: Expr,
+    /// Where the message is.
+    pub message: Option<JsonPath>,
+}
+
+/// Pagination with where its token goes and when it stops.
+#[derive(Debug)]
+pub struct Paging {
+    /// How the next page is found.
+    pub kind: Pagination,
+    /// Where its token goes.
+    pub inject: crate::spec::Inject,
+    /// When the walk ends early.
+    pub stop_when: Option<Expr>,
 }
 
 /// Pagination, compiled.
@@ -416,6 +490,11 @@ pub enum Pagination {
         stop_on_empty: bool,
         /// Sent as received (already percent-encoded).
         encoded: bool,
+    },
+    /// A next-page URL in the body.
+    NextUrl {
+        /// Where.
+        path: JsonPath,
     },
     /// `Link: rel="next"`.
     LinkHeader {

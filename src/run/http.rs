@@ -356,6 +356,7 @@ impl Client {
             url: url.clone(),
             headers,
             form: Some(form),
+            json: None,
         };
         let (resp, _) = self
             .send_with_retries(&req, counters, None, false, false)
@@ -402,9 +403,17 @@ impl Client {
         counters: &Counters,
         stream_gate: Option<&Gate>,
     ) -> Result<Response, String> {
-        self.get_inner(method, url, extra_headers, counters, stream_gate, false)
-            .await
-            .map(|(r, _)| r)
+        self.get_inner(
+            method,
+            url,
+            None,
+            extra_headers,
+            counters,
+            stream_gate,
+            false,
+        )
+        .await
+        .map(|(r, _)| r)
     }
 
     /// Like [`Client::get`], and parses a 2xx body as JSON (a blank body is null). A 2xx
@@ -414,18 +423,29 @@ impl Client {
         &self,
         method: &reqwest::Method,
         url: url::Url,
+        body: Option<serde_json::Value>,
         extra_headers: &[(String, String)],
         counters: &Counters,
         stream_gate: Option<&Gate>,
     ) -> Result<(Response, serde_json::Value), String> {
-        self.get_inner(method, url, extra_headers, counters, stream_gate, true)
-            .await
+        self.get_inner(
+            method,
+            url,
+            body,
+            extra_headers,
+            counters,
+            stream_gate,
+            true,
+        )
+        .await
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn get_inner(
         &self,
         method: &reqwest::Method,
         url: url::Url,
+        body: Option<serde_json::Value>,
         extra_headers: &[(String, String)],
         counters: &Counters,
         stream_gate: Option<&Gate>,
@@ -442,6 +462,7 @@ impl Client {
             url,
             headers,
             form: None,
+            json: body,
         };
         let mut refreshed = false;
         loop {

@@ -137,7 +137,10 @@ fn lookup_value<'e>(
         },
         None => String::new(),
     };
-    Ok(ctx.env.lookups[l].get(&k))
+    if let Some(found) = ctx.rec.side_loaded(l, &k) {
+        return Ok(found);
+    }
+    Ok(ctx.env.lookups.get(l).and_then(|idx| idx.get(&k)))
 }
 
 fn eval(vm: &ValueMap, ctx: &Ctx) -> Result<Value, String> {
@@ -634,6 +637,11 @@ impl LookupIndex {
             _ => slot.push((order, value)),
         }
         Ok(())
+    }
+
+    /// The settled values by key (after [`LookupIndex::finish`]).
+    pub fn into_values(self) -> HashMap<String, Value> {
+        self.finished
     }
 
     /// Orders entries and settles what each key keeps.

@@ -259,6 +259,7 @@ pub async fn run_until(
         spool_dir: spool_dir.path().to_path_buf(),
         progress: &progress,
         cursors: &cursors,
+        tokens: Mutex::new(Vec::new()),
     };
 
     let mut done = vec![false; plan.streams.len()];
@@ -270,6 +271,7 @@ pub async fn run_until(
             Some(RunError::Interrupted)
         }
     };
+    let tokens = std::mem::take(&mut *lock(&rc.tokens));
     drop(rc);
     progress.clear();
     let success = error.is_none();
@@ -283,6 +285,7 @@ pub async fn run_until(
             .filter(|(i, _)| needed[*i])
             .map(|(_, s)| s.name.clone())
             .collect(),
+        tokens,
         failed_status: if interrupted { "interrupted" } else { "failed" },
     };
     let (results, error) = match writer.finish(finish).await {
@@ -423,28 +426,77 @@ fn select_models<'p>(plan: &'p Plan, opts: &RunOptions) -> Result<Vec<Selected<'
     Ok(out)
 }
 
+/// What a delta run sends for one stream: a time or a token, and where.
+#[derive(Debug, Clone)]
+pub(crate) struct DeltaValue {
+    /// Parameter or body member.
+    pub param: String,
+    /// The value (a number for epoch times in a body).
+    pub value: Value,
+    /// Query or body.
+    pub inject: crate::spec::Inject,
+}
+
 /// Delta runs: each stream with a delta filter asks for what changed since its last
-/// successful sync, less the overlap.
+/// successful sync (less the overlap), or sends the token that sync ended with.
 fn delta_cursors(
     plan: &Plan,
     store: &mut dyn crate::state::Store,
     delta: bool,
-) -> Result<Vec<Option<(String, String)>>, RunError> {
+) -> Result<Vec<Option<DeltaValue>>, RunError> {
     let mut cursors = vec![None; plan.streams.len()];
     if !delta {
         return Ok(cursors);
     }
     for (i, s) in plan.streams.iter().enumerate() {
-        if let Source::Http(h) = &s.source
-            && let Some(d) = &h.delta
-            && let Some(last) = store.last_sync(&s.name)?
-            && let Ok(t) =
-                time::OffsetDateTime::parse(&last, &time::format_description::well_known::Rfc3339)
-        {
-            cursors[i] = Some((d.param.clone(), delta_text(t - d.overlap, d.format, &last)));
-        }
+        let Source::Http(h) = &s.source else { continue };
+        let Some(d) = &h.delta else { continue };
+        let value = match d.kind {
+            crate::spec::DeltaKind::Token => store.sync_token(&s.name)?.map(Value::String),
+            crate::spec::DeltaKind::Time => store.last_sync(&s.name)?.and_then(|last| {
+                let t = time::OffsetDateTime::parse(
+                    &last,
+                    &time::format_description::well_known::Rfc3339,
+                )
+                .ok()?;
+                Some(delta_value(t - d.overlap, d.format, &last, d.inject))
+            }),
+        };
+        cursors[i] = value.map(|value| DeltaValue {
+            param: d.param.clone(),
+            value,
+            inject: d.inject,
+        });
     }
     Ok(cursors)
+}
+
+/// The time a delta filter sends, in its format (`fallback` if it cannot be written); epoch
+/// times are numbers in a body.
+fn delta_value(
+    since: time::OffsetDateTime,
+    format: DeltaFormat,
+    fallback: &str,
+    inject: crate::spec::Inject,
+) -> Value {
+    let n = match format {
+        DeltaFormat::Iso8601 => {
+            return Value::String(
+                crate::compile::expr::normalize_datetime(
+                    &since
+                        .format(&time::format_description::well_known::Rfc3339)
+                        .unwrap_or_default(),
+                )
+                .unwrap_or_else(|| fallback.to_owned()),
+            );
+        }
+        DeltaFormat::EpochSeconds => since.unix_timestamp() as i128,
+        DeltaFormat::EpochMilliseconds => since.unix_timestamp_nanos() / 1_000_000,
+    };
+    match inject {
+        crate::spec::Inject::Body => Value::from(n as i64),
+        _ => Value::String(n.to_string()),
+    }
 }
 
 /// The records `source` derives from `parent`: JSONPath matches in it, or a lookup's value.
@@ -464,7 +516,11 @@ fn exploded(
                 },
                 None => String::new(),
             };
-            match (env.lookups[*lookup].get(&k), path) {
+            let found = match parent.side_loaded(*lookup, &k) {
+                Some(f) => f,
+                None => env.lookups.get(*lookup).and_then(|i| i.get(&k)),
+            };
+            match (found, path) {
                 (None, _) | (Some(Value::Null), None) => Vec::new(),
                 (Some(v), Some(p)) => p.find(v).into_iter().cloned().collect(),
                 (Some(Value::Array(items)), None) => items.clone(),
@@ -472,20 +528,6 @@ fn exploded(
             }
         }
     })
-}
-
-/// The time a delta filter sends, in its format (`fallback` if it cannot be written).
-fn delta_text(since: time::OffsetDateTime, format: DeltaFormat, fallback: &str) -> String {
-    match format {
-        DeltaFormat::Iso8601 => crate::compile::expr::normalize_datetime(
-            &since
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default(),
-        )
-        .unwrap_or_else(|| fallback.to_owned()),
-        DeltaFormat::EpochSeconds => since.unix_timestamp().to_string(),
-        DeltaFormat::EpochMilliseconds => (since.unix_timestamp_nanos() / 1_000_000).to_string(),
-    }
 }
 
 /// Per-model figures of the report.
@@ -661,7 +703,9 @@ struct RunCtx<'a> {
     gates: &'a [Option<Gate>],
     spool_dir: PathBuf,
     progress: &'a Progress,
-    cursors: &'a [Option<(String, String)>],
+    cursors: &'a [Option<DeltaValue>],
+    /// Tokens that token-delta streams ended their walk with.
+    tokens: Mutex<Vec<(String, String)>>,
 }
 
 /// Writes a stream's records for the streams that read it later.
@@ -965,6 +1009,9 @@ impl<'a> RunCtx<'a> {
                             if tx.send(page).await.is_err() {
                                 break;
                             }
+                        }
+                        if let Some(t) = pager.token.take() {
+                            lock(&self.tokens).push((s.name.clone(), t));
                         }
                         Ok::<_, RunError>(())
                     };

@@ -1,10 +1,12 @@
 //! Walks the pages of one request (for one parent record, or the top level): builds each
 //! page's URL, sends it through the client, selects the records and decides what comes next.
 
-use super::record::{Rec, Scope};
-use super::{RunCtx, RunError, http, map};
+use super::record::{Rec, Scope, SideLoads};
+use super::{DeltaValue, RunCtx, RunError, http, map};
 use crate::compile::jsonpath::JsonPath;
 use crate::compile::{HttpSource, Pagination, StreamId};
+use crate::spec::Inject;
+use minijinja::Value as MjValue;
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -24,6 +26,16 @@ pub(super) struct Pager<'a, 'r> {
     path: String,
     base_query: Vec<(String, String)>,
     headers: Vec<(String, String)>,
+    /// The request body before pagination adds its members.
+    base_body: Option<Value>,
+    /// The delta value sent (removed when the vendor says a token expired).
+    delta: Option<DeltaValue>,
+    /// The request scope (for `stop_when`, `error_when`, `expired_when`).
+    scope: MjValue,
+    /// A cursor for the next request.
+    cursor: Option<String>,
+    /// The token the last page gave (token deltas).
+    pub(super) token: Option<String>,
     next: Option<url::Url>,
     page_no: u64,
     offset: u64,
@@ -53,18 +65,19 @@ impl<'a, 'r> Pager<'a, 'r> {
                 base_query.push((k.clone(), t.render(&scope).map_err(err)?));
             }
         }
-        if let Some((param, since)) = &rc.cursors[sid] {
-            base_query.retain(|(k, _)| k != param);
-            base_query.push((param.clone(), since.clone()));
-        }
         let mut headers = Vec::new();
         for (k, t) in &h.headers {
             headers.push((k.clone(), t.render(&scope).map_err(err)?));
         }
+        let base_body = match &h.body {
+            Some(b) => Some(b.render(&scope).map_err(err)?),
+            None => None,
+        };
         let (page_no, offset) = match &h.pagination {
             Pagination::PageNumber { start, .. } => (*start, 0),
             _ => (0, 0),
         };
+        let delta = rc.cursors[sid].clone();
         Ok(Pager {
             rc,
             sid,
@@ -73,6 +86,11 @@ impl<'a, 'r> Pager<'a, 'r> {
             path,
             base_query,
             headers,
+            base_body,
+            delta,
+            scope,
+            cursor: None,
+            token: None,
             next: None,
             page_no,
             offset,
@@ -113,10 +131,18 @@ impl<'a, 'r> Pager<'a, 'r> {
 
     /// Refuses a request that repeats an earlier one of this walk (the cursor, next link or
     /// page loops) or that goes beyond the stream's `max_pages`.
-    fn check_bounds(&mut self, url: &url::Url, what: &str) -> Result<(), RunError> {
+    fn check_bounds(
+        &mut self,
+        url: &url::Url,
+        body: Option<&Value>,
+        headers: &[(String, String)],
+        what: &str,
+    ) -> Result<(), RunError> {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
         url.as_str().hash(&mut h);
+        body.map(|b| b.to_string()).hash(&mut h);
+        headers.hash(&mut h);
         if !self.seen.insert(h.finish()) {
             return Err(self.fail(format!(
                 "pagination repeats itself: {what} was already requested after {} page(s) (the cursor, next link or page number came back)",
@@ -139,46 +165,16 @@ impl<'a, 'r> Pager<'a, 'r> {
             return Ok(None);
         }
         let client = self.rc.client;
-        let url = match self.next.take() {
-            Some(u) => u,
-            None => {
-                let mut q = self.base_query.clone();
-                match &self.h.pagination {
-                    Pagination::PageNumber {
-                        param,
-                        size_param,
-                        size,
-                        ..
-                    } => {
-                        q.retain(|(k, _)| k != param && Some(k) != size_param.as_ref());
-                        q.push((param.clone(), self.page_no.to_string()));
-                        if let Some(sp) = size_param {
-                            q.push((sp.clone(), size.to_string()));
-                        }
-                    }
-                    Pagination::Offset {
-                        offset_param,
-                        limit_param,
-                        limit,
-                        ..
-                    } => {
-                        q.retain(|(k, _)| k != offset_param && k != limit_param);
-                        q.push((offset_param.clone(), self.offset.to_string()));
-                        q.push((limit_param.clone(), limit.to_string()));
-                    }
-                    _ => {}
-                }
-                client.url_for(&self.path, &q).map_err(|e| self.fail(e))?
-            }
-        };
+        let (url, body, headers) = self.request()?;
         let what = format!("{} {}", self.h.method, client.redactor.redact(url.as_str()));
-        self.check_bounds(&url, &what)?;
+        self.check_bounds(&url, body.as_ref(), &headers, &what)?;
         let gate = self.rc.gates[self.sid].as_ref();
         let (resp, body) = client
             .get_json(
                 &self.h.method,
                 url.clone(),
-                &self.headers,
+                body,
+                &headers,
                 &self.rc.counters[self.sid],
                 gate,
             )
@@ -194,7 +190,12 @@ impl<'a, 'r> Pager<'a, 'r> {
                 http::status_text(resp.status)
             )));
         }
+        if self.token_expired(&body)? {
+            return Box::pin(self.next()).await;
+        }
+        self.check_error(&body, &what)?;
         let source: Arc<str> = Arc::from(url.path());
+        let side = self.side_loads(&body, &source)?;
         let mut recs = Vec::new();
         // one selector moves its records out of the body (read again below only for cursors
         // and totals, which sit outside the records); several copy them
@@ -228,6 +229,7 @@ impl<'a, 'r> Pager<'a, 'r> {
                     self.parent.clone(),
                     self.index,
                 );
+                rec.side = side.clone();
                 if let Some(inner) = cut {
                     let src = source.replace('~', "~0").replace('/', "~1");
                     rec.defect = Some((
@@ -255,38 +257,49 @@ impl<'a, 'r> Pager<'a, 'r> {
                 "pagination repeats itself: {what} answered the same page as the request before (does the API ignore the page parameter?)"
             )));
         }
+        if let Some(d) = &self.h.delta
+            && let Some(t) = &d.token
+        {
+            self.token = t
+                .first(&body)
+                .and_then(map::key_text)
+                .filter(|t| !t.is_empty());
+        }
+        let stop = match &self.h.stop_when {
+            Some(e) => e
+                .is_true(&self.response_scope(&body))
+                .map_err(|e| self.fail(format!("stop_when: {e}")))?,
+            None => false,
+        };
         let link = resp.header("link").and_then(|l| http::next_link(l, &url));
         match &self.h.pagination {
+            _ if stop => self.done = true,
             Pagination::None => self.done = true,
             Pagination::Cursor {
                 cursor,
-                param,
                 stop_on_empty,
-                encoded,
+                ..
             } => {
                 let c = cursor
                     .first(&body)
                     .and_then(map::key_text)
                     .filter(|c| !c.is_empty());
                 match c {
-                    Some(c) if !(*stop_on_empty && n == 0) => {
-                        let mut q: Vec<(String, String)> = self
-                            .base_query
-                            .iter()
-                            .filter(|(k, _)| k != param)
-                            .cloned()
-                            .collect();
-                        let mut next = if *encoded {
-                            client.url_for(&self.path, &q)
-                        } else {
-                            q.push((param.clone(), c.clone()));
-                            client.url_for(&self.path, &q)
-                        }
-                        .map_err(|e| self.fail(e))?;
-                        if *encoded {
-                            http::append_raw_query(&mut next, param, &c);
-                        }
-                        self.next = Some(next);
+                    Some(c) if !(*stop_on_empty && n == 0) => self.cursor = Some(c),
+                    _ => self.done = true,
+                }
+            }
+            Pagination::NextUrl { path } => {
+                let next = path
+                    .first(&body)
+                    .and_then(|v| v.as_str())
+                    .filter(|s| !s.trim().is_empty());
+                match next {
+                    Some(next) if n > 0 => {
+                        let u = url.join(next.trim()).map_err(|e| {
+                            self.fail(format!("the next page's URL `{next}` is not a URL: {e}"))
+                        })?;
+                        self.next = Some(client.same_host(&u).map_err(|e| self.fail(e))?);
                     }
                     _ => self.done = true,
                 }
@@ -325,5 +338,179 @@ impl<'a, 'r> Pager<'a, 'r> {
             }
         }
         Ok(Some(recs))
+    }
+
+    /// The next request: its URL, body and headers, with the pagination token and the delta
+    /// value where they go.
+    fn request(&mut self) -> Result<(url::Url, Option<Value>, Vec<(String, String)>), RunError> {
+        let client = self.rc.client;
+        let mut headers = self.headers.clone();
+        let mut body = self.base_body.clone();
+        let mut q = self.base_query.clone();
+        let mut raw: Option<(String, String)> = None;
+        let put = |body: &mut Option<Value>, k: &str, v: Value| {
+            let b = body.get_or_insert_with(|| Value::Object(Default::default()));
+            if let Value::Object(m) = b {
+                m.insert(k.to_owned(), v);
+            }
+        };
+        if let Some(d) = &self.delta {
+            match d.inject {
+                Inject::Body => put(&mut body, &d.param, d.value.clone()),
+                _ => {
+                    q.retain(|(k, _)| k != &d.param);
+                    q.push((d.param.clone(), map::key_text(&d.value).unwrap_or_default()));
+                }
+            }
+        }
+        if let Some(u) = self.next.take() {
+            return Ok((u, body, headers));
+        }
+        let inject = self.h.inject;
+        let mut set = |q: &mut Vec<(String, String)>, k: &str, v: Value| match inject {
+            Inject::Body => put(&mut body, k, v),
+            Inject::Header => headers.push((k.to_owned(), map::key_text(&v).unwrap_or_default())),
+            Inject::Query => {
+                q.retain(|(x, _)| x != k);
+                q.push((k.to_owned(), map::key_text(&v).unwrap_or_default()));
+            }
+        };
+        match &self.h.pagination {
+            Pagination::PageNumber {
+                param,
+                size_param,
+                size,
+                ..
+            } => {
+                set(&mut q, param, Value::from(self.page_no));
+                if let Some(sp) = size_param {
+                    set(&mut q, sp, Value::from(*size));
+                }
+            }
+            Pagination::Offset {
+                offset_param,
+                limit_param,
+                limit,
+                ..
+            } => {
+                set(&mut q, offset_param, Value::from(self.offset));
+                set(&mut q, limit_param, Value::from(*limit));
+            }
+            Pagination::Cursor { param, encoded, .. } => {
+                if let Some(c) = self.cursor.take() {
+                    if *encoded && inject == Inject::Query {
+                        q.retain(|(k, _)| k != param);
+                        raw = Some((param.clone(), c));
+                    } else {
+                        set(&mut q, param, Value::String(c));
+                    }
+                }
+            }
+            _ => {}
+        }
+        let mut url = client.url_for(&self.path, &q).map_err(|e| self.fail(e))?;
+        if let Some((k, v)) = raw {
+            http::append_raw_query(&mut url, &k, &v);
+        }
+        Ok((url, body, headers))
+    }
+
+    /// `response` (and the request's variables) for conditions on a page's body.
+    fn response_scope(&self, body: &Value) -> MjValue {
+        let mut m: std::collections::BTreeMap<&str, MjValue> = std::collections::BTreeMap::new();
+        for k in ["inputs", "parent", "parents", "vars"] {
+            if let Ok(v) = self.scope.get_attr(k)
+                && !v.is_undefined()
+            {
+                m.insert(k, v);
+            }
+        }
+        m.insert("response", MjValue::from(minijinja::value::Serde(body)));
+        MjValue::from(m)
+    }
+
+    /// A 2xx answer that `error_when` says is an error fails the request.
+    fn check_error(&self, body: &Value, what: &str) -> Result<(), RunError> {
+        let Some(ew) = &self.h.error_when else {
+            return Ok(());
+        };
+        let is_error = ew
+            .condition
+            .is_true(&self.response_scope(body))
+            .map_err(|e| self.fail(format!("error_when: {e}")))?;
+        if !is_error {
+            return Ok(());
+        }
+        let message = ew
+            .message
+            .as_ref()
+            .and_then(|m| m.first(body))
+            .and_then(map::key_text)
+            .unwrap_or_else(|| "no message".into());
+        Err(self.fail(format!(
+            "{what} answered an error inside a 2xx answer: {}",
+            self.rc.client.redactor.redact(&message)
+        )))
+    }
+
+    /// Whether the vendor says the delta token expired; then the walk starts again in full.
+    fn token_expired(&mut self, body: &Value) -> Result<bool, RunError> {
+        let Some(d) = &self.h.delta else {
+            return Ok(false);
+        };
+        let (Some(e), Some(_)) = (&d.expired_when, &self.delta) else {
+            return Ok(false);
+        };
+        if !e
+            .is_true(&self.response_scope(body))
+            .map_err(|e| self.fail(format!("expired_when: {e}")))?
+        {
+            return Ok(false);
+        }
+        tracing::warn!(
+            "streams.{}: the delta token expired; walking the stream in full",
+            self.rc.plan.streams[self.sid].name
+        );
+        self.delta = None;
+        self.cursor = None;
+        self.next = None;
+        self.seen.clear();
+        self.last_body = None;
+        Ok(true)
+    }
+
+    /// Indexes of the side-loaded lookups over this page (none when no lookup side-loads).
+    fn side_loads(
+        &self,
+        body: &Value,
+        source: &Arc<str>,
+    ) -> Result<Option<Arc<SideLoads>>, RunError> {
+        let plan = self.rc.plan;
+        let mut out = SideLoads::default();
+        for (li, l) in plan.lookups.iter().enumerate() {
+            let Some(path) = &l.side_load else { continue };
+            let mut idx = map::LookupIndex::new(l);
+            let env = map::Env {
+                inputs: self.rc.inputs,
+                lookups: &[],
+                integration: self.rc.integration,
+                now: self.rc.now,
+                unmapped: None,
+            };
+            for (i, v) in path.find(body).into_iter().enumerate() {
+                let rec = Rec::new(
+                    v.clone(),
+                    source.clone(),
+                    Default::default(),
+                    None,
+                    i as u64,
+                );
+                idx.add(l, &rec, &env)
+                    .map_err(|e| RunError::Spec(format!("lookups.{}: {e}", l.name)))?;
+            }
+            idx.finish();
+            out.0.insert(li, idx.into_values());
+        }
+        Ok((!out.0.is_empty()).then(|| Arc::new(out)))
     }
 }

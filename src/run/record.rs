@@ -31,7 +31,16 @@ pub struct Rec {
     /// Why the record cannot be mapped in full (parts nested too deep were cut), if so.
     #[serde(skip)]
     pub defect: Option<(String, String)>,
+    /// Side-loaded lookups of the response page it arrived on.
+    #[serde(rename = "l", default, skip_serializing_if = "Option::is_none")]
+    pub side: Option<Arc<SideLoads>>,
 }
+
+/// The side-loaded lookups of one response page: per lookup id, its values by key.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct SideLoads(
+    pub std::collections::HashMap<usize, std::collections::HashMap<String, Value>>,
+);
 
 impl Rec {
     /// A new record.
@@ -50,6 +59,7 @@ impl Rec {
             index,
             mj: OnceLock::new(),
             defect: None,
+            side: None,
         }
     }
 
@@ -65,6 +75,19 @@ impl Rec {
             cur = cur.parent.as_deref()?;
         }
         Some(cur)
+    }
+
+    /// The value side-loaded lookup `l` holds for `key`, on this record's page or the
+    /// nearest ancestor's that has the lookup. `None` when no page here side-loads it.
+    pub fn side_loaded(&self, l: usize, key: &str) -> Option<Option<&Value>> {
+        let mut cur = Some(self);
+        while let Some(r) = cur {
+            if let Some(idx) = r.side.as_ref().and_then(|s| s.0.get(&l)) {
+                return Some(idx.get(key));
+            }
+            cur = r.parent.as_deref();
+        }
+        None
     }
 
     /// Vars merged with new constants (new ones win).

@@ -18,6 +18,8 @@ pub struct Request {
     pub headers: Vec<(String, String)>,
     /// Form body (token requests).
     pub form: Option<Vec<(String, String)>>,
+    /// JSON body.
+    pub json: Option<serde_json::Value>,
 }
 
 /// A response.
@@ -82,6 +84,9 @@ pub struct Exchange {
     pub headers: Vec<(String, String)>,
     /// Body as JSON when it parses, else as text.
     pub body: serde_json::Value,
+    /// The JSON body the request sent, if any (part of the exchange's key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_body: Option<serde_json::Value>,
 }
 
 /// Where requests go.
@@ -109,8 +114,45 @@ fn path_and_query(url: &url::Url) -> String {
     }
 }
 
-fn key(method: &str, path: &str) -> String {
-    format!("{} {}", method.to_ascii_uppercase(), path)
+/// An exchange's key: method, path and query, and the request's JSON body with its object
+/// members sorted (so member order does not matter).
+fn key(method: &str, path: &str, body: Option<&serde_json::Value>) -> String {
+    let mut k = format!("{} {}", method.to_ascii_uppercase(), path);
+    if let Some(b) = body {
+        k.push(' ');
+        k.push_str(&normalized(b).to_string());
+    }
+    k
+}
+
+fn normalized(v: &serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            serde_json::Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), normalized(&m[k])))
+                    .collect(),
+            )
+        }
+        serde_json::Value::Array(a) => serde_json::Value::Array(a.iter().map(normalized).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Replaces the recorded server's origin in a body with the connector's base, so that next
+/// links in bodies do not depend on the host a cassette was recorded from.
+fn rehost_body(body: &[u8], from: &url::Url, to: &url::Url) -> Vec<u8> {
+    let origin = |u: &url::Url| u.origin().ascii_serialization();
+    let (f, t) = (origin(from), origin(to));
+    if f == t {
+        return body.to_vec();
+    }
+    let text = String::from_utf8_lossy(body);
+    text.replace(&f, &t)
+        .replace(&f.replace('/', "\\/"), &t.replace('/', "\\/"))
+        .into_bytes()
 }
 
 impl Transport {
@@ -140,7 +182,7 @@ impl Transport {
         {
             let ex: Exchange = serde_json::from_str(line)
                 .map_err(|e| format!("{}:{}: {e}", path.display(), i + 1))?;
-            exchanges.insert(key(&ex.method, &ex.path), ex);
+            exchanges.insert(key(&ex.method, &ex.path, ex.request_body.as_ref()), ex);
         }
         Ok(Transport::Replay { exchanges })
     }
@@ -155,6 +197,11 @@ impl Transport {
                 }
                 if let Some(form) = &req.form {
                     b = b.form(form);
+                }
+                if let Some(json) = &req.json {
+                    b = b
+                        .header(reqwest::header::CONTENT_TYPE, "application/json")
+                        .body(serde_json::to_vec(json).unwrap_or_default());
                 }
                 let resp = b.send().await.map_err(map_err)?;
                 let status = resp.status().as_u16();
@@ -179,7 +226,8 @@ impl Transport {
                     && status < 500
                     && status != 429
                 {
-                    let body = serde_json::from_slice(&response.body).unwrap_or_else(|_| {
+                    let rehosted = rehost_body(&response.body, &req.url, base);
+                    let body = serde_json::from_slice(&rehosted).unwrap_or_else(|_| {
                         serde_json::Value::String(
                             String::from_utf8_lossy(&response.body).into_owned(),
                         )
@@ -205,6 +253,7 @@ impl Transport {
                         status,
                         headers,
                         body,
+                        request_body: req.json.clone(),
                     });
                 }
                 Ok(response)
@@ -212,7 +261,7 @@ impl Transport {
             Transport::Replay { exchanges } => {
                 let pq = path_and_query(&req.url);
                 let ex = exchanges
-                    .get(&key(req.method.as_str(), &pq))
+                    .get(&key(req.method.as_str(), &pq, req.json.as_ref()))
                     .ok_or_else(|| TransportError::NotRecorded(format!("{} {pq}", req.method)))?;
                 let body = match &ex.body {
                     serde_json::Value::String(s)

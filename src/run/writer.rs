@@ -65,6 +65,8 @@ pub struct Finish {
     pub delete_absent: bool,
     /// Streams that completed a successful sync.
     pub synced_streams: Vec<String>,
+    /// Tokens that token-delta streams ended their walk with (stream, token).
+    pub tokens: Vec<(String, String)>,
     /// Status to record when the run failed (`failed`, `interrupted`).
     pub failed_status: &'static str,
 }
@@ -342,7 +344,7 @@ impl Worker<'_> {
                 m.result.changes.deleted += n;
             }
         }
-        self.store.record_syncs(&f.synced_streams)?;
+        self.store.record_syncs(&f.synced_streams, &f.tokens)?;
         // which snapshots are rewritten: fresh ones, changed ones, and ones not known current
         let mut rewrite = Vec::with_capacity(self.models.len());
         for m in &self.models {

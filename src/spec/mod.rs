@@ -51,6 +51,10 @@ pub struct Spec {
     /// Default pagination for every HTTP stream that does not declare its own.
     #[serde(default)]
     pub pagination: Option<PaginationSpec>,
+    /// An answer that is an error although its status is 2xx (e.g. `success: false`), for
+    /// every request; a request's own `error_when` replaces it.
+    #[serde(default)]
+    pub error_when: Option<ErrorWhenSpec>,
     /// Bundled sample data used by `mapper run --sandbox` (no network, no credentials).
     #[serde(default)]
     pub sandbox: Option<SandboxSpec>,
@@ -235,6 +239,22 @@ pub enum PaginationSpec {
         /// encoding it again (default false).
         #[serde(default)]
         encoded: Option<bool>,
+        /// Where `param` goes: `query` (default), `body` (a top-level member) or `header`.
+        #[serde(default, rename = "in")]
+        in_: Option<Inject>,
+        /// Expression over `response` (the page's body) that ends the walk when true, e.g.
+        /// `not response.moreDataAvailable`.
+        #[serde(default)]
+        stop_when: Option<String>,
+    },
+    /// Follow a next-page URL given in the body (absolute or relative; same host only).
+    /// Stops when it is missing, null or empty.
+    NextUrl {
+        /// JSONPath of the URL, e.g. `$.links.next`.
+        path: String,
+        /// Expression over `response` that ends the walk when true.
+        #[serde(default)]
+        stop_when: Option<String>,
     },
     /// Follow the `Link` header's `rel="next"` URL (same host only). Stops when there is
     /// no next link, on an empty page, or on a page shorter than `page_size` if given.
@@ -242,6 +262,9 @@ pub enum PaginationSpec {
         /// Expected full page size, from 1 to 1000000; a shorter page is the last one.
         #[serde(default)]
         page_size: Option<u64>,
+        /// Expression over `response` that ends the walk when true.
+        #[serde(default)]
+        stop_when: Option<String>,
     },
     /// Page numbers: `param` counts up from `start`; stops on a page shorter than `size`,
     /// on an empty page, or when `total_pages` says so. Follows a `Link: rel="next"` header
@@ -263,6 +286,12 @@ pub enum PaginationSpec {
         /// Prefer the `Link` header's next URL when present (default false).
         #[serde(default)]
         follow_link: Option<bool>,
+        /// Where `param` and `size_param` go: `query` (default) or `body`.
+        #[serde(default, rename = "in")]
+        in_: Option<Inject>,
+        /// Expression over `response` that ends the walk when true.
+        #[serde(default)]
+        stop_when: Option<String>,
     },
     /// Offset and limit: `offset_param` grows by the records received; stops when the
     /// offset reaches `total`, or on a short or empty page.
@@ -276,6 +305,12 @@ pub enum PaginationSpec {
         /// JSONPath of the total record count in the body, e.g. `$.totalFound`.
         #[serde(default)]
         total: Option<String>,
+        /// Where `offset_param` and `limit_param` go: `query` (default) or `body`.
+        #[serde(default, rename = "in")]
+        in_: Option<Inject>,
+        /// Expression over `response` that ends the walk when true.
+        #[serde(default)]
+        stop_when: Option<String>,
     },
 }
 
@@ -292,7 +327,13 @@ pub struct SandboxSpec {
 #[serde(deny_unknown_fields)]
 pub struct LookupSpec {
     /// The stream whose records fill the index.
-    pub stream: String,
+    #[serde(default)]
+    pub stream: Option<String>,
+    /// Instead of `stream`: a JSONPath into each response body (e.g. `$.included[*]` of a
+    /// JSON:API document) whose records fill an index of that page only, queried by the
+    /// records that arrived on it (and their derived and fan-out records).
+    #[serde(default)]
+    pub side_load: Option<String>,
     /// The key of each record: a JSONPath (`$.job_id`) or a template (`"{{ record.a }}:{{ record.b }}"`).
     /// Omit it for one entry holding every record (in order): a lookup queried without `key`.
     #[serde(default)]
@@ -437,18 +478,75 @@ pub struct RequestSpec {
     /// Extra headers (templates allowed).
     #[serde(default)]
     pub headers: IndexMap<String, String>,
-    /// Incremental sync: with `mapper run --delta`, this query parameter asks for what
-    /// changed since the stream's last successful sync (minus a safety overlap).
+    /// JSON body, sent with `Content-Type: application/json` (e.g. with `method: POST`). A
+    /// string that is a lone `{{ expression }}` keeps its type (numbers stay numbers); other
+    /// strings with `{{ }}` render as text; everything else is sent as written. Sees
+    /// `inputs`, `parent`, `parents`, `vars`.
+    #[serde(default)]
+    pub body: Option<serde_json::Value>,
+    /// Incremental sync: with `mapper run --delta`, asks for what changed since the stream's
+    /// last successful sync (a time less a safety overlap, or the token the vendor gave).
     #[serde(default)]
     pub delta: Option<DeltaSpec>,
+    /// An answer that is an error although its status is 2xx (overrides the connector's).
+    #[serde(default)]
+    pub error_when: Option<ErrorWhenSpec>,
+}
+
+/// A condition on a 2xx answer's body that makes it a failed request, never zero records.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorWhenSpec {
+    /// Expression over `response` (the body), e.g. `response.success == false`.
+    pub condition: String,
+    /// JSONPath of the error message in the body, e.g. `$.errorInfo.message`.
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// Where a pagination token, delta value or cursor goes in a request.
+#[derive(Debug, Clone, Copy, Default, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Inject {
+    /// A query parameter.
+    #[default]
+    Query,
+    /// A top-level member of the JSON body.
+    Body,
+    /// A request header.
+    Header,
+}
+
+/// What an incremental sync sends.
+#[derive(Debug, Clone, Copy, Default, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum DeltaKind {
+    /// The time of the last successful sync, less `overlap_secs`.
+    #[default]
+    Time,
+    /// The opaque token the last page of the last successful sync returned.
+    Token,
 }
 
 /// The filter an endpoint offers for incremental syncs.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeltaSpec {
-    /// Query parameter taking the time, e.g. `updated_after`.
+    /// `time` (default) or `token`.
+    #[serde(default)]
+    pub kind: Option<DeltaKind>,
+    /// Parameter (or body member) taking the time or token, e.g. `updated_after`.
     pub param: String,
+    /// Where `param` goes: `query` (default) or `body`.
+    #[serde(default, rename = "in")]
+    pub in_: Option<Inject>,
+    /// With `kind: token`: JSONPath of the token in the body of the last page, e.g. `$.syncToken`.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// With `kind: token`: expression over `response` that says the token expired; the
+    /// stream is then walked again in full.
+    #[serde(default)]
+    pub expired_when: Option<String>,
     /// How the time is written: `iso8601` (default, `2024-04-02T08:30:44.000Z`),
     /// `epoch_seconds` or `epoch_milliseconds`.
     #[serde(default)]

@@ -383,8 +383,15 @@ pub trait Store: Send {
     /// Marks deleted every live record of `model` this run did not see. Only for a complete
     /// model of a successful full sync.
     fn mark_absent(&mut self, model: &str) -> Result<u64, StateError>;
-    /// Records that these streams completed a successful sync in this run.
-    fn record_syncs(&mut self, streams: &[String]) -> Result<(), StateError>;
+    /// Records that these streams completed a successful sync in this run, with the token
+    /// each token-delta stream ended with (a stream without one forgets its old token).
+    fn record_syncs(
+        &mut self,
+        streams: &[String],
+        tokens: &[(String, String)],
+    ) -> Result<(), StateError>;
+    /// The token a stream's last successful sync ended with.
+    fn sync_token(&mut self, stream: &str) -> Result<Option<String>, StateError>;
     /// Marks the model's snapshot file stale (it is about to be rewritten).
     fn snapshot_stale(&mut self, model: &str) -> Result<(), StateError>;
     /// Publishes everything the run applied, and its row in the history.

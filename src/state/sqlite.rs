@@ -102,7 +102,10 @@ CREATE TABLE snapshots (
 ";
 
 /// Forward migrations; migration `i` takes the database from `user_version` `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V0, V1];
+const MIGRATIONS: &[&str] = &[V0, V1, V2];
+
+/// Version 3: the token a token-delta stream's last successful sync ended with.
+const V2: &str = "ALTER TABLE syncs ADD COLUMN token TEXT;";
 
 /// The schema version this mapper writes (`PRAGMA user_version`).
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -492,24 +495,41 @@ impl Store for SqliteStore {
         Ok(absent.len() as u64)
     }
 
-    fn record_syncs(&mut self, streams: &[String]) -> Result<(), StateError> {
+    fn sync_token(&mut self, stream: &str) -> Result<Option<String>, StateError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT token FROM syncs WHERE integration = ?1 AND stream = ?2")?
+            .query_row(params![self.integration, stream], |r| {
+                r.get::<_, Option<String>>(0)
+            })
+            .optional()?
+            .flatten())
+    }
+
+    fn record_syncs(
+        &mut self,
+        streams: &[String],
+        tokens: &[(String, String)],
+    ) -> Result<(), StateError> {
         let run = self
             .run
             .as_ref()
             .ok_or(StateError::Protocol("no run in progress"))?;
         let finished = super::now_utc();
         let mut stmt = self.conn.prepare_cached(
-            "INSERT INTO syncs (integration, stream, kind, started_at, finished_at, run_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT (integration, stream) DO UPDATE SET kind = ?3, started_at = ?4, finished_at = ?5, run_id = ?6",
+            "INSERT INTO syncs (integration, stream, kind, started_at, finished_at, run_id, token) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (integration, stream) DO UPDATE SET kind = ?3, started_at = ?4, finished_at = ?5, run_id = ?6, token = ?7",
         )?;
         for s in streams {
+            let token = tokens.iter().find(|(n, _)| n == s).map(|(_, t)| t);
             stmt.execute(params![
                 self.integration,
                 s,
                 run.kind.as_str(),
                 run.started_at,
                 finished,
-                run.id.0
+                run.id.0,
+                token
             ])?;
         }
         Ok(())
