@@ -221,6 +221,28 @@ fn coverage(specs: Vec<PathBuf>, out: &Path, observed: &[PathBuf]) -> ExitCode {
     }
 }
 
+/// `--base-url`: an absolute http(s) URL with a host; anything else is a usage error now,
+/// not a transport error retried later.
+fn parse_base_url_flag(b: &str) -> Result<url::Url, String> {
+    let hint = |e: &str| {
+        if !b.contains("://") {
+            format!("--base-url {b}: {e}; did you mean http://{b} ?")
+        } else {
+            format!("--base-url {b}: {e}")
+        }
+    };
+    match url::Url::parse(b) {
+        Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host().is_some() => Ok(u),
+        Ok(u) if u.scheme() == "http" || u.scheme() == "https" => Err(hint("the URL has no host")),
+        Ok(u) if !b.contains("://") => Err(hint(&format!("`{}` is not a scheme", u.scheme()))),
+        Ok(u) => Err(format!(
+            "--base-url {b}: the scheme must be http or https, not {}",
+            u.scheme()
+        )),
+        Err(e) => Err(hint(&e.to_string())),
+    }
+}
+
 fn write_schema(out: &Path) -> anyhow::Result<()> {
     let text = mapper::spec::editor_schema();
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -248,23 +270,31 @@ fn run_cmd(args: RunArgs) -> ExitCode {
             return ExitCode::from(EXIT_SPEC);
         }
     };
-    let base_url = match base_url
-        .map(|b| url::Url::parse(&b).map_err(|e| format!("--base-url {b}: {e}")))
-        .transpose()
-    {
+    let base_url = match base_url.as_deref().map(parse_base_url_flag).transpose() {
         Ok(b) => b,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(EXIT_SPEC);
         }
     };
+    if sandbox && delta {
+        eprintln!(
+            "error: --delta asks the vendor for what changed since the last sync; a --sandbox cassette holds one recorded full sync, so the two cannot be combined"
+        );
+        return ExitCode::from(EXIT_SPEC);
+    }
     if sandbox && record.is_some() {
         eprintln!(
             "error: --record records network exchanges; it cannot be combined with --sandbox"
         );
         return ExitCode::from(EXIT_SPEC);
     }
-    let mut opts = RunOptions::new(out.unwrap_or_else(|| PathBuf::from("out").join(&plan.name)));
+    // each integration gets its own default folder: tenants never replace each other's files
+    let default_out = match integration.as_str() {
+        "default" => PathBuf::from("out").join(&plan.name),
+        i => PathBuf::from("out").join(&plan.name).join(i),
+    };
+    let mut opts = RunOptions::new(out.unwrap_or(default_out));
     opts.base_url = base_url;
     opts.models = models;
     opts.sandbox = sandbox;

@@ -354,3 +354,86 @@ fn sandbox_run_of_the_example_works_offline() {
     assert_eq!(report["sandbox"], true);
     assert_eq!(report["models"]["candidates"]["written"], 3);
 }
+
+#[test]
+fn bad_base_urls_and_sandbox_delta_are_usage_errors_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    for (url, says) in [
+        ("ftp://127.0.0.1:9", "must be http or https"),
+        ("localhost:8080", "did you mean http://localhost:8080"),
+        ("http://", "--base-url"),
+    ] {
+        let started = std::time::Instant::now();
+        let out = mapper()
+            .args([
+                "run",
+                "tests/fixtures/example.yaml",
+                "--base-url",
+                url,
+                "--out",
+            ])
+            .arg(dir.path())
+            .env("ACME_API_KEY", "k")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{url}: {stderr}");
+        assert!(stderr.contains(says), "{url}: {stderr}");
+        // refused before any request is tried (no retries for seconds)
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{url}"
+        );
+    }
+    let out = mapper()
+        .args([
+            "run",
+            "tests/fixtures/example.yaml",
+            "--sandbox",
+            "--delta",
+            "--out",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--delta"));
+}
+
+#[test]
+fn each_integration_gets_its_own_default_output_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        "tests/fixtures/example.yaml",
+        dir.path().join("example.yaml"),
+    )
+    .unwrap();
+    std::fs::copy(
+        "tests/fixtures/example.cassette.ndjson",
+        dir.path().join("example.cassette.ndjson"),
+    )
+    .unwrap();
+    for integration in ["default", "tenant2"] {
+        let out = mapper()
+            .current_dir(dir.path())
+            .args([
+                "run",
+                "example.yaml",
+                "--sandbox",
+                "--integration",
+                integration,
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let first = std::fs::read_to_string(dir.path().join("out/example/jobs.ndjson")).unwrap();
+    let second =
+        std::fs::read_to_string(dir.path().join("out/example/tenant2/jobs.ndjson")).unwrap();
+    assert_ne!(first, second, "different id namespaces, different files");
+}
