@@ -349,8 +349,24 @@ fn map_err(e: reqwest::Error) -> TransportError {
     if e.is_timeout() {
         TransportError::Timeout
     } else if e.is_connect() {
-        TransportError::Connect(e.to_string())
+        TransportError::Connect(with_causes(&e))
     } else {
-        TransportError::Other(e.to_string())
+        TransportError::Other(with_causes(&e))
     }
+}
+
+/// An error with its chain of causes ("error sending request: ... : Connection refused"),
+/// so that the root cause (connection refused, DNS, TLS) is not lost.
+fn with_causes(e: &reqwest::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = std::error::Error::source(e);
+    while let Some(c) = cur {
+        let text = c.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cur = c.source();
+    }
+    out
 }
