@@ -221,6 +221,37 @@ fn coverage(specs: Vec<PathBuf>, out: &Path, observed: &[PathBuf]) -> ExitCode {
     }
 }
 
+/// `--out`: a folder (created if missing) that this user may write to.
+fn check_out_dir(dir: &Path) -> Result<(), String> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(format!(
+            "--out {}: that is a file, not a folder",
+            dir.display()
+        ));
+    }
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        return Err(match e.kind() {
+            std::io::ErrorKind::PermissionDenied => format!(
+                "--out {}: no permission to create that folder",
+                dir.display()
+            ),
+            _ => format!("--out {}: cannot create that folder: {e}", dir.display()),
+        });
+    }
+    let probe = dir.join(".mapper-write-check");
+    match std::fs::write(&probe, b"") {
+        Ok(()) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(format!(
+            "--out {}: no permission to write in that folder",
+            dir.display()
+        )),
+        Err(e) => Err(format!("--out {}: cannot write there: {e}", dir.display())),
+    }
+}
+
 /// `--base-url`: an absolute http(s) URL with a host; anything else is a usage error now,
 /// not a transport error retried later.
 fn parse_base_url_flag(b: &str) -> Result<url::Url, String> {
@@ -294,7 +325,12 @@ fn run_cmd(args: RunArgs) -> ExitCode {
         "default" => PathBuf::from("out").join(&plan.name),
         i => PathBuf::from("out").join(&plan.name).join(i),
     };
-    let mut opts = RunOptions::new(out.unwrap_or(default_out));
+    let out_dir = out.unwrap_or(default_out);
+    if let Err(e) = check_out_dir(&out_dir) {
+        eprintln!("error: {e}");
+        return ExitCode::from(EXIT_SPEC);
+    }
+    let mut opts = RunOptions::new(out_dir);
     opts.base_url = base_url;
     opts.models = models;
     opts.sandbox = sandbox;
