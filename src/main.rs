@@ -59,6 +59,11 @@ enum Command {
         #[arg(long, default_value = "schemas/connector.schema.json")]
         out: PathBuf,
     },
+    /// Prints a shell completion script, e.g. `mapper completions bash > /etc/bash_completion.d/mapper`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(clap::Args)]
@@ -113,6 +118,11 @@ fn main() -> ExitCode {
         .init();
     match cli.command {
         Command::Validate { specs } => validate(&specs),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "mapper", &mut std::io::stdout());
+            ExitCode::from(EXIT_OK)
+        }
         Command::Coverage {
             specs,
             out,

@@ -437,3 +437,18 @@ fn each_integration_gets_its_own_default_output_folder() {
         std::fs::read_to_string(dir.path().join("out/example/tenant2/jobs.ndjson")).unwrap();
     assert_ne!(first, second, "different id namespaces, different files");
 }
+
+#[test]
+fn shell_completions() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = mapper().args(["completions", shell]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("validate") && text.contains("--base-url"),
+            "{shell}: {text}"
+        );
+    }
+    let out = mapper().args(["completions", "nosh"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+}
