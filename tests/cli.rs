@@ -445,7 +445,7 @@ fn shell_completions() {
         assert_eq!(out.status.code(), Some(0), "{shell}");
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(
-            text.contains("validate") && text.contains("--base-url"),
+            text.contains("validate") && text.contains("base-url"),
             "{shell}: {text}"
         );
     }
