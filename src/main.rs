@@ -396,7 +396,39 @@ fn report_compile_error(e: &CompileError) {
     }
 }
 
+/// One line per model and reason on stderr: how many invalid records, which remote ids
+/// first, where (the samples of report.json, grouped).
+fn print_invalid(report: &run::output::Report) {
+    for (name, m) in &report.models {
+        if m.invalid == 0 {
+            continue;
+        }
+        let mut groups: indexmap::IndexMap<(&str, &str), Vec<&str>> = indexmap::IndexMap::new();
+        for r in &m.invalid_records {
+            groups
+                .entry((r.pointer.as_str(), r.reason.as_str()))
+                .or_default()
+                .push(r.remote_id.as_deref().unwrap_or("?"));
+        }
+        eprintln!(
+            "warning: {name}: {} invalid record(s) left out (details in report.json)",
+            m.invalid
+        );
+        for ((pointer, reason), ids) in &groups {
+            let first: Vec<&str> = ids.iter().take(3).copied().collect();
+            eprintln!(
+                "  {} × at {}: {reason} (remote ids {}{})",
+                ids.len(),
+                if pointer.is_empty() { "/" } else { pointer },
+                first.join(", "),
+                if ids.len() > 3 { ", …" } else { "" }
+            );
+        }
+    }
+}
+
 fn print_summary(report: &run::output::Report, out_dir: &Path) {
+    print_invalid(report);
     let width = report
         .models
         .keys()

@@ -196,8 +196,15 @@ async fn exit_codes() {
     );
 
     server.config.lock().unwrap().invalid_email = true;
-    let (code, stdout, _) = run_binary(run_args(&server, dir.path(), &[]), key.clone()).await;
+    let (code, stdout, stderr) = run_binary(run_args(&server, dir.path(), &[]), key.clone()).await;
     assert_eq!(code, Some(2), "{stdout}");
+    // one grouped line per model and reason, not a line per record
+    assert!(
+        stderr.contains("candidates: 1 invalid record(s) left out")
+            && stderr.contains("1 × at /email_addresses/0/email_address")
+            && stderr.contains("remote ids 103"),
+        "{stderr}"
+    );
     server.config.lock().unwrap().invalid_email = false;
 
     let (code, _, stderr) = run_binary(
