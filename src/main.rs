@@ -95,6 +95,10 @@ struct RunArgs {
     /// delta filter); upserts, never deletes. A full sync is the default.
     #[arg(long)]
     delta: bool,
+    /// At most N records per stream, and only the requests they need (a development run:
+    /// nothing is marked deleted, no stream counts as synced).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    limit: Option<u64>,
 }
 
 fn main() -> ExitCode {
@@ -303,6 +307,7 @@ fn run_cmd(args: RunArgs) -> ExitCode {
         record,
         state,
         delta,
+        limit,
     } = args;
     let plan = match compile::compile_file(&spec) {
         Ok(p) => Arc::new(p),
@@ -348,6 +353,7 @@ fn run_cmd(args: RunArgs) -> ExitCode {
     opts.record = record;
     opts.state = state;
     opts.delta = delta;
+    opts.limit = limit;
     opts.progress = std::io::stderr().is_terminal();
     let out_dir = opts.out_dir.clone();
     let rt = match tokio::runtime::Builder::new_multi_thread()

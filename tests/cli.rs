@@ -459,3 +459,38 @@ fn shell_completions() {
     let out = mapper().args(["completions", "nosh"]).output().unwrap();
     assert_eq!(out.status.code(), Some(3));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn limit_takes_few_records_with_few_requests_and_deletes_nothing() {
+    let server = common::start(Config::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = vec![("ACME_API_KEY", "test-key-123")];
+    let (code, _, stderr) = run_binary(run_args(&server, dir.path(), &[]), key.clone()).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    let full_users = server.requests_to("/v1/users").len();
+    assert!(full_users >= 2);
+    let (code, _, stderr) = run_binary(
+        run_args(&server, dir.path(), &["--limit", "1"]),
+        key.clone(),
+    )
+    .await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        server.requests_to("/v1/users").len(),
+        full_users + 1,
+        "one page is enough for one record"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+            .unwrap();
+    for (model, m) in report["models"].as_object().unwrap() {
+        assert!(m["written"].as_u64().unwrap() <= 1, "{model}: {m}");
+        assert_eq!(m["deleted"], 0, "{model}: a limited run deletes nothing");
+    }
+    // the snapshot still holds every record of the full run, none flagged deleted
+    let users = std::fs::read_to_string(dir.path().join("users.ndjson")).unwrap();
+    assert_eq!(users.lines().count(), 3);
+    assert!(!users.contains("\"remote_deleted_at\":\"20"), "{users}");
+    let (code, _, _) = run_binary(run_args(&server, dir.path(), &["--limit", "0"]), key).await;
+    assert_eq!(code, Some(3));
+}

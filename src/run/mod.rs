@@ -100,6 +100,9 @@ pub struct RunOptions {
     pub state: Option<PathBuf>,
     /// Ask only for what changed since the last successful sync; never delete.
     pub delta: bool,
+    /// At most this many records per stream, and only the requests they need (a development
+    /// run: nothing is deleted and no stream counts as synced).
+    pub limit: Option<u64>,
 }
 
 impl RunOptions {
@@ -116,6 +119,7 @@ impl RunOptions {
             record: None,
             state: None,
             delta: false,
+            limit: None,
         }
     }
 }
@@ -260,6 +264,7 @@ pub async fn run_until(
         progress: &progress,
         cursors: &cursors,
         tokens: Mutex::new(Vec::new()),
+        limit: opts.limit,
     };
 
     let mut done = vec![false; plan.streams.len()];
@@ -277,12 +282,13 @@ pub async fn run_until(
     let success = error.is_none();
     let finish = Finish {
         success,
-        delete_absent: success && !opts.delta,
+        // a limited run saw part of each stream: it deletes nothing and syncs nothing
+        delete_absent: success && !opts.delta && opts.limit.is_none(),
         synced_streams: plan
             .streams
             .iter()
             .enumerate()
-            .filter(|(i, _)| needed[*i])
+            .filter(|(i, _)| needed[*i] && opts.limit.is_none())
             .map(|(_, s)| s.name.clone())
             .collect(),
         tokens,
@@ -706,6 +712,8 @@ struct RunCtx<'a> {
     cursors: &'a [Option<DeltaValue>],
     /// Tokens that token-delta streams ended their walk with.
     tokens: Mutex<Vec<(String, String)>>,
+    /// `--limit`: records per stream.
+    limit: Option<u64>,
 }
 
 /// Writes a stream's records for the streams that read it later.
@@ -808,6 +816,12 @@ impl<'a> RunCtx<'a> {
         Ok(())
     }
 
+    /// Whether `--limit` records of this stream were taken.
+    fn limit_reached(&self, sid: StreamId) -> bool {
+        self.limit
+            .is_some_and(|l| self.records[sid].load(Ordering::Relaxed) >= l)
+    }
+
     /// Filters, feeds lookups, maps one record into the outbox; spools it for later streams.
     fn process(
         &self,
@@ -818,6 +832,9 @@ impl<'a> RunCtx<'a> {
         out: &mut Outbox,
     ) -> Result<(), RunError> {
         let s = &self.plan.streams[sid];
+        if self.limit_reached(sid) {
+            return Ok(());
+        }
         if let Some(f) = &s.filter {
             match f.is_true(&Scope::record(self.inputs, &rec, None)) {
                 Ok(true) => {}
@@ -1005,9 +1022,19 @@ impl<'a> RunCtx<'a> {
                     let mut pager = pager::Pager::new(self, sid, h, None)?;
                     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Rec>>(1);
                     let fetch = async move {
+                        let mut taken = 0u64;
                         while let Some(page) = pager.next().await? {
+                            let n = page.len() as u64;
                             if tx.send(page).await.is_err() {
                                 break;
+                            }
+                            // with --limit, no page beyond the ones the limit needs
+                            if let Some(l) = self.limit {
+                                taken += n;
+                                if taken >= l {
+                                    pager.token = None;
+                                    break;
+                                }
                             }
                         }
                         if let Some(t) = pager.token.take() {
@@ -1034,6 +1061,9 @@ impl<'a> RunCtx<'a> {
                     let mut results = futures::stream::iter(parents)
                         .map(|p| async move {
                             let p = Arc::new(p?);
+                            if self.limit_reached(sid) {
+                                return Ok(Vec::new());
+                            }
                             let mut pager = pager::Pager::new(self, sid, h, Some(p))?;
                             let mut all = Vec::new();
                             while let Some(page) = pager.next().await? {
