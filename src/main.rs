@@ -30,6 +30,12 @@ const EXIT_INTERRUPTED: u8 = 130;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// More log output: -v info, -vv debug (RUST_LOG, when set, decides instead).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
 }
 
 #[derive(Subcommand)]
@@ -99,6 +105,10 @@ struct RunArgs {
     /// nothing is marked deleted, no stream counts as synced).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     limit: Option<u64>,
+    /// Logs every request: method, redacted URL, status, duration, records in the page and
+    /// what comes next (also `RUST_LOG=mapper::http=debug`).
+    #[arg(long)]
+    show_http: bool,
 }
 
 fn main() -> ExitCode {
@@ -111,10 +121,21 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { EXIT_SPEC } else { EXIT_OK });
         }
     };
+    let mut level = match (cli.quiet, cli.verbose) {
+        (true, _) => "error".to_owned(),
+        (false, 0) => "warn".to_owned(),
+        (false, 1) => "warn,mapper=info".to_owned(),
+        (false, _) => "warn,mapper=debug".to_owned(),
+    };
+    if let Command::Run(a) = &cli.command
+        && a.show_http
+    {
+        level.push_str(",mapper::http=debug");
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
         )
         .with_writer(std::io::stderr)
         .with_target(false)
@@ -308,6 +329,7 @@ fn run_cmd(args: RunArgs) -> ExitCode {
         state,
         delta,
         limit,
+        show_http: _,
     } = args;
     let plan = match compile::compile_file(&spec) {
         Ok(p) => Arc::new(p),

@@ -494,3 +494,31 @@ async fn limit_takes_few_records_with_few_requests_and_deletes_nothing() {
     let (code, _, _) = run_binary(run_args(&server, dir.path(), &["--limit", "0"]), key).await;
     assert_eq!(code, Some(3));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn show_http_logs_each_request_and_quiet_silences_warnings() {
+    let server = common::start(Config::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = vec![("ACME_API_KEY", "test-key-123")];
+    let (code, _, stderr) = run_binary(
+        run_args(&server, dir.path(), &["--limit", "2", "--show-http"]),
+        key.clone(),
+    )
+    .await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("/v1/users?page=1&per_page=2 → 200 in")
+            && stderr.contains("2 records; next: page 2"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("test-key-123"), "{stderr}");
+    server.config.lock().unwrap().invalid_email = true;
+    let mut args = run_args(&server, dir.path(), &[]);
+    args.insert(0, "-q".into());
+    let (code, _, stderr) = run_binary(args, key).await;
+    assert_eq!(code, Some(2));
+    assert!(
+        !stderr.contains("DEBUG") && !stderr.contains(" WARN "),
+        "{stderr}"
+    );
+}

@@ -169,6 +169,7 @@ impl<'a, 'r> Pager<'a, 'r> {
         let what = format!("{} {}", self.h.method, client.redactor.redact(url.as_str()));
         self.check_bounds(&url, body.as_ref(), &headers, &what)?;
         let gate = self.rc.gates[self.sid].as_ref();
+        let sent_at = std::time::Instant::now();
         let (resp, body) = client
             .get_json(
                 &self.h.method,
@@ -180,6 +181,7 @@ impl<'a, 'r> Pager<'a, 'r> {
             )
             .await
             .map_err(|e| self.fail(e))?;
+        let took = sent_at.elapsed();
         if self.parent.is_some() && self.h.empty_on_status.contains(&resp.status) {
             self.done = true;
             return Ok(Some(Vec::new()));
@@ -337,7 +339,29 @@ impl<'a, 'r> Pager<'a, 'r> {
                 }
             }
         }
+        tracing::debug!(
+            target: "mapper::http",
+            "{what} → {} in {} ms, {n} records; next: {}",
+            resp.status,
+            took.as_millis(),
+            self.next_text()
+        );
         Ok(Some(recs))
+    }
+
+    /// What the walk does next, for the request log (URLs redacted).
+    fn next_text(&self) -> String {
+        let r = &self.rc.client.redactor;
+        match (&self.done, &self.next, &self.cursor) {
+            (true, _, _) => "done".into(),
+            (false, Some(u), _) => r.redact(u.as_str()),
+            (false, None, Some(c)) => format!("cursor {}", r.redact(c)),
+            _ => match &self.h.pagination {
+                Pagination::PageNumber { .. } => format!("page {}", self.page_no),
+                Pagination::Offset { .. } => format!("offset {}", self.offset),
+                _ => "done".into(),
+            },
+        }
     }
 
     /// The next request: its URL, body and headers, with the pagination token and the delta
