@@ -4,6 +4,8 @@
 //! delta runs, explode and `each` over a lookup with `item_index`, a base URL built from an
 //! input, and a request budget read from response headers.
 
+#![allow(clippy::result_large_err)]
+
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};

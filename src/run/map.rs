@@ -733,7 +733,7 @@ mod tests {
             "2023-11-14T22:13:20.659Z"
         );
         assert_eq!(
-            dt(serde_json::json!(1_700_000_000.0019), s),
+            dt(serde_json::json!(1_700_000_000.001_9), s),
             "2023-11-14T22:13:20.001Z"
         );
         assert_eq!(

@@ -17,6 +17,9 @@ fn body_u64(path: &Option<JsonPath>, body: &Value) -> Option<u64> {
         .and_then(|v| v.as_u64())
 }
 
+/// One request of a walk: its URL, JSON body and headers.
+type Outgoing = (url::Url, Option<Value>, Vec<(String, String)>);
+
 /// Walks the pages of one request (for one parent, or the top level).
 pub(super) struct Pager<'a, 'r> {
     rc: &'r RunCtx<'a>,
@@ -366,7 +369,7 @@ impl<'a, 'r> Pager<'a, 'r> {
 
     /// The next request: its URL, body and headers, with the pagination token and the delta
     /// value where they go.
-    fn request(&mut self) -> Result<(url::Url, Option<Value>, Vec<(String, String)>), RunError> {
+    fn request(&mut self) -> Result<Outgoing, RunError> {
         let client = self.rc.client;
         let mut headers = self.headers.clone();
         let mut body = self.base_body.clone();
