@@ -69,7 +69,8 @@ pub fn date(secs: u64) -> String {
     ts(secs)[..10].to_owned()
 }
 
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
+/// (year, month, day) of a day count since 1970-01-01 (Howard Hinnant's algorithm).
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;

@@ -9,7 +9,7 @@
 //! exactly the filters of §3 (400 for any other); 50 requests per rolling 10 s per key
 //! (429 with `Retry-After`, switchable); `GET` only (405). Deterministic generated data.
 
-use crate::{FIRST, LAST, Rng};
+use crate::{FIRST, LAST, Rng, civil_from_days};
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
@@ -438,18 +438,6 @@ const STAGE_TYPES: &[&str] = &["Inbox", "In process", "Hired"];
 
 const EPOCH_2023: i64 = 1_672_531_200;
 
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
 
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
