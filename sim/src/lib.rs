@@ -9,6 +9,7 @@
 )]
 
 pub mod gem;
+pub mod greenhouse;
 pub mod smartrecruiters;
 
 use std::collections::VecDeque;

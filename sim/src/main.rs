@@ -1,7 +1,7 @@
-//! `mapper-sim gem|smartrecruiters [--port N] [--size small|full] [--key KEY]
+//! `mapper-sim gem|greenhouse|smartrecruiters [--port N] [--size small|full] [--key KEY]
 //! [--rate-limit N | --limits on|off]`: runs a simulator on loopback until interrupted.
 
-use mapper_sim::{gem, smartrecruiters};
+use mapper_sim::{gem, greenhouse, smartrecruiters};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -20,13 +20,18 @@ fn main() {
     rt.block_on(async {
         let url = match vendor.as_str() {
             "gem" => gem::start(if small { gem::Size::Small } else { gem::Size::Full }, &key, rate, port).await.expect("bind").url(),
+            "greenhouse" => {
+                let size = if small { greenhouse::Size::Small } else { greenhouse::Size::Full };
+                let limits = get("--limits").as_deref() != Some("off");
+                greenhouse::start(size, &key, limits, port).await.expect("bind").url()
+            }
             "smartrecruiters" => {
                 let size = if small { smartrecruiters::Size::Small } else { smartrecruiters::Size::Full };
                 let limits = get("--limits").as_deref() != Some("off");
                 smartrecruiters::start(size, &key, ("sim-client", "sim-secret"), limits, port).await.expect("bind").url()
             }
             _ => {
-                eprintln!("usage: mapper-sim gem|smartrecruiters [--port N] [--size small|full] [--key KEY] [--rate-limit N | --limits on|off]");
+                eprintln!("usage: mapper-sim gem|greenhouse|smartrecruiters [--port N] [--size small|full] [--key KEY] [--rate-limit N | --limits on|off]");
                 std::process::exit(2);
             }
         };
