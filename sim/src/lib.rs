@@ -10,6 +10,8 @@
 
 pub mod ashby;
 pub mod gem;
+pub mod greenhouse;
+pub mod lever;
 pub mod smartrecruiters;
 pub mod teamtailor;
 

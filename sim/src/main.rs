@@ -1,8 +1,8 @@
-//! `mapper-sim gem|smartrecruiters|ashby|teamtailor [--port N] [--size small|full]
+//! `mapper-sim gem|greenhouse|lever|smartrecruiters|ashby|teamtailor [--port N] [--size small|full]
 //! [--key KEY] [--rate-limit N | --limits on|off]`: runs a simulator on loopback until
 //! interrupted.
 
-use mapper_sim::{ashby, gem, smartrecruiters, teamtailor};
+use mapper_sim::{ashby, gem, greenhouse, lever, smartrecruiters, teamtailor};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -26,6 +26,14 @@ fn main() {
                 let size = if small { smartrecruiters::Size::Small } else { smartrecruiters::Size::Full };
                 smartrecruiters::start(size, &key, ("sim-client", "sim-secret"), limits, port).await.expect("bind").url()
             }
+            "greenhouse" => {
+                let size = if small { greenhouse::Size::Small } else { greenhouse::Size::Full };
+                greenhouse::start(size, &key, limits, port).await.expect("bind").url()
+            }
+            "lever" => {
+                let size = if small { lever::Size::Small } else { lever::Size::Full };
+                lever::start(size, &key, limits, port).await.expect("bind").url()
+            }
             "ashby" => {
                 let size = if small { ashby::Size::Small } else { ashby::Size::Full };
                 ashby::start(size, &key, limits, port).await.expect("bind").url()
@@ -35,7 +43,7 @@ fn main() {
                 teamtailor::start(size, &key, limits, port).await.expect("bind").url()
             }
             _ => {
-                eprintln!("usage: mapper-sim gem|smartrecruiters|ashby|teamtailor [--port N] [--size small|full] [--key KEY] [--rate-limit N | --limits on|off]");
+                eprintln!("usage: mapper-sim gem|greenhouse|lever|smartrecruiters|ashby|teamtailor [--port N] [--size small|full] [--key KEY] [--rate-limit N | --limits on|off]");
                 std::process::exit(2);
             }
         };

@@ -438,7 +438,6 @@ const STAGE_TYPES: &[&str] = &["Inbox", "In process", "Hired"];
 
 const EPOCH_2023: i64 = 1_672_531_200;
 
-
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
