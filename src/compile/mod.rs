@@ -1259,6 +1259,7 @@ impl Compiler<'_> {
                 Some(e) => self.explode(&format!("{p}.explode"), e, env)?,
                 None => Explode {
                     parts: vec![(
+                        // "$" always parses
                         ExplodeSource::Path(JsonPath::parse("$").unwrap()),
                         Arc::new(Default::default()),
                     )],
