@@ -29,10 +29,17 @@ fn committed_docs_are_fresh() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(
-        names,
-        ["README.md", "gem.md", "index.html", "smartrecruiters.md"]
-    );
+    // one page per connector in connectors/, plus the matrix in two formats
+    let mut expected: Vec<String> = std::fs::read_dir("connectors")
+        .unwrap()
+        .filter_map(|e| {
+            let n = e.unwrap().file_name().to_string_lossy().into_owned();
+            n.strip_suffix(".yaml").map(|s| format!("{s}.md"))
+        })
+        .chain(["README.md".to_owned(), "index.html".to_owned()])
+        .collect();
+    expected.sort();
+    assert_eq!(names, expected);
     for n in names {
         let fresh = std::fs::read_to_string(dir.path().join(&n)).unwrap();
         let committed =
