@@ -147,13 +147,28 @@ async fn post_bodies_body_cursors_and_sync_tokens() {
     let out = tempfile::tempdir().unwrap();
     let plan = Arc::new(compile_file(Path::new("tests/fixtures/rpc.yaml")).unwrap());
     let env = ("RPC_KEY", "k");
-    let report = run(plan.clone(), opts(&url, out.path(), env))
-        .await
-        .unwrap();
+    let cassette = out.path().join("rpc.cassette.ndjson");
+    let mut o = opts(&url, out.path(), env);
+    o.record = Some(cassette.clone());
+    let report = run(plan.clone(), o).await.unwrap();
     assert_eq!(report.status, Status::Success, "{report:#?}");
     // all three pages were read: the cursor went in the body
     assert_eq!(read(out.path(), "candidates").len(), 5);
     assert_eq!(read(out.path(), "applications").len(), 5);
+
+    // the cassette tells the three POSTs of one path apart by their bodies, so it replays
+    let replay = tempfile::tempdir().unwrap();
+    let mut o = RunOptions::new(replay.path().to_path_buf());
+    o.env = HashMap::from([(env.0.to_owned(), env.1.to_owned())]);
+    o.sandbox = true;
+    let replay_plan = Arc::new(mapper::compile::Plan {
+        sandbox: Some(cassette),
+        ..compile_file(Path::new("tests/fixtures/rpc.yaml")).unwrap()
+    });
+    let replayed = run(replay_plan, o).await.unwrap();
+    assert_eq!(replayed.status, Status::Success, "{replayed:#?}");
+    assert_eq!(read(replay.path(), "candidates").len(), 5);
+    assert_eq!(read(replay.path(), "applications").len(), 5);
     let bodies: Vec<Value> = api
         .0
         .lock()

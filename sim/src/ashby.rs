@@ -2051,6 +2051,8 @@ pub struct Sim {
     injected: Mutex<HashMap<String, Injected>>,
     buckets: Mutex<HashMap<String, Bucket>>,
     started: Instant,
+    /// The clock stands still (for recordings that must be byte-identical run after run).
+    frozen: AtomicBool,
     offset_ms: AtomicU64,
     ulid_seq: AtomicU64,
 }
@@ -2068,6 +2070,7 @@ impl Sim {
             injected: Mutex::new(HashMap::new()),
             buckets: Mutex::new(HashMap::new()),
             started: Instant::now(),
+            frozen: AtomicBool::new(false),
             offset_ms: AtomicU64::new(0),
             ulid_seq: AtomicU64::new(0),
         }
@@ -2089,8 +2092,18 @@ impl Sim {
     pub fn now_ms(&self) -> i64 {
         EPOCH_2023_MS
             + START_SECS as i64 * 1000
-            + self.started.elapsed().as_millis() as i64
+            + if self.frozen.load(Ordering::SeqCst) {
+                0
+            } else {
+                self.started.elapsed().as_millis() as i64
+            }
             + self.offset_ms.load(Ordering::SeqCst) as i64
+    }
+
+    /// Stops the clock at its start (cursors and tokens embed the time, so a recording made
+    /// with a running clock differs from the last one).
+    pub fn freeze_clock(&self) {
+        self.frozen.store(true, Ordering::SeqCst);
     }
 
     /// Moves the simulated clock forward (e.g. past a sync token's 30 days).

@@ -309,9 +309,15 @@ impl Transport {
         };
         let mut ex = rec.0.lock().unwrap().clone();
         // of an exchange retried (a body cut short, then a good one), keep the last answer
+        // (exchanges are told apart as replay tells them apart: method, path and body)
         ex.reverse();
-        ex.sort_by(|a, b| (&a.path, &a.method).cmp(&(&b.path, &b.method)));
-        ex.dedup_by(|a, b| a.path == b.path && a.method == b.method);
+        let mut ex: Vec<(String, Exchange)> = ex
+            .into_iter()
+            .map(|e| (key(&e.method, &e.path, e.request_body.as_ref()), e))
+            .collect();
+        ex.sort_by(|a, b| (&a.1.path, &a.0).cmp(&(&b.1.path, &b.0)));
+        ex.dedup_by(|a, b| a.0 == b.0);
+        let ex: Vec<Exchange> = ex.into_iter().map(|(_, e)| e).collect();
         let mut out = String::new();
         for e in &ex {
             out.push_str(&serde_json::to_string(e).map_err(std::io::Error::other)?);
