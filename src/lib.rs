@@ -5,6 +5,7 @@
 //! HTTP transport and writes validated unified records); [`state`] is what runs remember.
 
 pub mod compile;
+pub mod config;
 pub mod coverage;
 pub mod ids;
 pub mod run;

@@ -397,6 +397,7 @@ impl Compiler<'_> {
             }
             p
         });
+        let check = self.check_request(spec);
 
         // Streams: names first, so references can be resolved in any order.
         let names: Vec<String> = spec.streams.keys().cloned().collect();
@@ -581,9 +582,90 @@ impl Compiler<'_> {
             retry,
             timeout,
             sandbox,
+            check,
             lookups,
             streams,
             models,
+        })
+    }
+
+    /// A request's method (GET when it names none).
+    fn method(&mut self, rp: &str, req: &spec::RequestSpec) -> reqwest::Method {
+        match req
+            .method
+            .as_deref()
+            .unwrap_or("GET")
+            .to_ascii_uppercase()
+            .parse::<reqwest::Method>()
+        {
+            Ok(m) => m,
+            Err(_) => {
+                self.err(&format!("{rp}.method"), "not an HTTP method");
+                reqwest::Method::GET
+            }
+        }
+    }
+
+    /// A request's path template, which starts with `/`.
+    fn request_path(&mut self, rp: &str, req: &spec::RequestSpec) -> Option<Template> {
+        let path = self.template(&format!("{rp}.path"), &req.path, REQUEST_VARS);
+        if !req.path.starts_with('/') && !req.path.starts_with("{{") {
+            self.err(&format!("{rp}.path"), "a request path starts with `/`");
+        }
+        path
+    }
+
+    /// A request's query parameters (a list repeats the parameter).
+    fn query(&mut self, rp: &str, req: &spec::RequestSpec) -> Vec<(String, Vec<Template>)> {
+        let mut query = Vec::new();
+        for (k, v) in &req.query {
+            let qp = format!("{rp}.query.{k}");
+            let vals = match v {
+                spec::QueryValue::One(x) => vec![x.text()],
+                spec::QueryValue::Many(xs) => xs.iter().map(|x| x.text()).collect(),
+            };
+            let ts: Vec<Template> = vals
+                .iter()
+                .filter_map(|t| self.template(&qp, t, REQUEST_VARS))
+                .collect();
+            query.push((k.clone(), ts));
+        }
+        query
+    }
+
+    /// The `check:` request: one request without a parent (no delta, no pagination).
+    fn check_request(&mut self, spec: &Spec) -> Option<CheckRequest> {
+        let req = spec.check.as_ref()?;
+        let rp = "check";
+        if req.delta.is_some() {
+            self.err("check.delta", "a check request is one plain request: it takes no `delta`");
+        }
+        for var in ["parent", "parents", "vars"] {
+            let uses = |t: &str| t.contains(&format!("{var}.")) || t.contains(&format!("{var}["));
+            if uses(&req.path) || req.query.values().any(|q| match q {
+                spec::QueryValue::One(x) => uses(&x.text()),
+                spec::QueryValue::Many(xs) => xs.iter().any(|x| uses(&x.text())),
+            }) {
+                self.err(rp, format!("a check request has no parent: it sees only `inputs`, not `{var}`"));
+            }
+        }
+        let method = self.method(rp, req);
+        let path = self.request_path(rp, req);
+        let query = self.query(rp, req);
+        let headers = self.headers("check.headers", &req.headers);
+        let body = req.body.as_ref().and_then(|b| self.body("check.body", b));
+        let error_when = match (&req.error_when, &spec.error_when) {
+            (Some(e), _) => self.error_when("check.error_when", e),
+            (None, Some(e)) => self.error_when("error_when", e),
+            (None, None) => None,
+        };
+        Some(CheckRequest {
+            method,
+            path: path?,
+            query,
+            headers,
+            body,
+            error_when,
         })
     }
 
@@ -1133,37 +1215,10 @@ impl Compiler<'_> {
             if let Some(f) = for_each {
                 deps.push(f);
             }
-            let method = match req
-                .method
-                .as_deref()
-                .unwrap_or("GET")
-                .to_ascii_uppercase()
-                .parse::<reqwest::Method>()
-            {
-                Ok(m) => m,
-                Err(_) => {
-                    self.err(&format!("{p}.request.method"), "not an HTTP method");
-                    reqwest::Method::GET
-                }
-            };
             let rp = format!("{p}.request");
-            let path = self.template(&format!("{rp}.path"), &req.path, REQUEST_VARS);
-            if !req.path.starts_with('/') && !req.path.starts_with("{{") {
-                self.err(&format!("{rp}.path"), "a request path starts with `/`");
-            }
-            let mut query = Vec::new();
-            for (k, v) in &req.query {
-                let qp = format!("{rp}.query.{k}");
-                let vals = match v {
-                    spec::QueryValue::One(x) => vec![x.text()],
-                    spec::QueryValue::Many(xs) => xs.iter().map(|x| x.text()).collect(),
-                };
-                let ts: Vec<Template> = vals
-                    .iter()
-                    .filter_map(|t| self.template(&qp, t, REQUEST_VARS))
-                    .collect();
-                query.push((k.clone(), ts));
-            }
+            let method = self.method(&rp, req);
+            let path = self.request_path(&rp, req);
+            let query = self.query(&rp, req);
             let headers = self.headers(&format!("{rp}.headers"), &req.headers);
             let records = match &s.records {
                 Some(r) => self.selector(&format!("{p}.records"), r),

@@ -42,12 +42,75 @@ pub struct Plan {
     pub timeout: Duration,
     /// Cassette for `--sandbox`.
     pub sandbox: Option<PathBuf>,
+    /// The request `mapper check` makes, when the connector declares one.
+    pub check: Option<CheckRequest>,
     /// Lookups.
     pub lookups: Vec<Lookup>,
     /// Streams, in an order where every stream comes after those it depends on.
     pub streams: Vec<Stream>,
     /// The unified models this connector emits, in the unified order.
     pub models: Vec<ModelInfo>,
+}
+
+/// One request without a parent (`check:`): what `mapper check` sends.
+#[derive(Debug)]
+pub struct CheckRequest {
+    /// HTTP method.
+    pub method: reqwest::Method,
+    /// Path template.
+    pub path: Template,
+    /// Query parameters (a list repeats the parameter).
+    pub query: Vec<(String, Vec<Template>)>,
+    /// Extra headers.
+    pub headers: Vec<(String, Template)>,
+    /// JSON body.
+    pub body: Option<BodyTemplate>,
+    /// An error inside a 2xx answer.
+    pub error_when: Option<ErrorWhen>,
+}
+
+/// The parts of one request, borrowed from a `check:` request or an HTTP stream.
+pub struct RequestParts<'p> {
+    /// HTTP method.
+    pub method: &'p reqwest::Method,
+    /// Path template.
+    pub path: &'p Template,
+    /// Query parameters.
+    pub query: &'p [(String, Vec<Template>)],
+    /// Extra headers.
+    pub headers: &'p [(String, Template)],
+    /// JSON body.
+    pub body: Option<&'p BodyTemplate>,
+    /// An error inside a 2xx answer.
+    pub error_when: Option<&'p ErrorWhen>,
+}
+
+impl CheckRequest {
+    /// Its parts.
+    pub fn parts(&self) -> RequestParts<'_> {
+        RequestParts {
+            method: &self.method,
+            path: &self.path,
+            query: &self.query,
+            headers: &self.headers,
+            body: self.body.as_ref(),
+            error_when: self.error_when.as_ref(),
+        }
+    }
+}
+
+impl HttpSource {
+    /// The parts of its first request (before pagination and deltas add theirs).
+    pub fn parts(&self) -> RequestParts<'_> {
+        RequestParts {
+            method: &self.method,
+            path: &self.path,
+            query: &self.query,
+            headers: &self.headers,
+            body: self.body.as_ref(),
+            error_when: self.error_when.as_ref(),
+        }
+    }
 }
 
 /// An environment input.

@@ -103,6 +103,11 @@ pub struct RunOptions {
     /// At most this many records per stream, and only the requests they need (a development
     /// run: nothing is deleted and no stream counts as synced).
     pub limit: Option<u64>,
+    /// Runs on a copy of the sync state, which is discarded: nothing is marked deleted, no
+    /// stream counts as synced, and the output folder gets the files as usual.
+    pub dry_run: bool,
+    /// Input values by input name (from `--config`); the environment wins over them.
+    pub config: BTreeMap<String, String>,
 }
 
 impl RunOptions {
@@ -120,6 +125,8 @@ impl RunOptions {
             state: None,
             delta: false,
             limit: None,
+            dry_run: false,
+            config: BTreeMap::new(),
         }
     }
 }
@@ -186,7 +193,20 @@ pub async fn run_until(
         .state
         .clone()
         .unwrap_or_else(|| opts.out_dir.join("state.db"));
-    let mut store = crate::state::sqlite::SqliteStore::open(&state_path, &opts.integration)?;
+    // a dry run works on a copy of the state, which goes away with this folder
+    let dry_state = if opts.dry_run {
+        let dir = tempfile::Builder::new()
+            .prefix("mapper-dry-run-")
+            .tempdir()
+            .map_err(|e| RunError::io(std::env::temp_dir(), e))?;
+        let copy = dir.path().join("state.db");
+        crate::state::sqlite::SqliteStore::copy(&state_path, &copy)?;
+        Some((dir, copy))
+    } else {
+        None
+    };
+    let open_path = dry_state.as_ref().map_or(&state_path, |(_, p)| p);
+    let mut store = crate::state::sqlite::SqliteStore::open(open_path, &opts.integration)?;
     let cursors = delta_cursors(&plan, &mut store, opts.delta)?;
     let kind = if opts.delta {
         crate::state::RunKind::Delta
@@ -282,13 +302,14 @@ pub async fn run_until(
     let success = error.is_none();
     let finish = Finish {
         success,
-        // a limited run saw part of each stream: it deletes nothing and syncs nothing
-        delete_absent: success && !opts.delta && opts.limit.is_none(),
+        // a limited run saw part of each stream: it deletes nothing and syncs nothing; nor
+        // does a dry run
+        delete_absent: success && !opts.delta && opts.limit.is_none() && !opts.dry_run,
         synced_streams: plan
             .streams
             .iter()
             .enumerate()
-            .filter(|(i, _)| needed[*i] && opts.limit.is_none())
+            .filter(|(i, _)| needed[*i] && opts.limit.is_none() && !opts.dry_run)
             .map(|(_, s)| s.name.clone())
             .collect(),
         tokens,
@@ -345,6 +366,7 @@ pub async fn run_until(
         invalid_utf8_replaced: client.invalid_utf8.load(Ordering::Relaxed),
         sandbox: opts.sandbox,
         mode: kind.as_str().into(),
+        dry_run: opts.dry_run,
         state: state_path.display().to_string(),
         models,
         streams,
@@ -610,6 +632,7 @@ fn resolve_inputs<'p>(
             opts.env
                 .get(&i.env)
                 .filter(|v| !v.is_empty())
+                .or_else(|| opts.config.get(&i.name).filter(|v| !v.is_empty()))
                 .cloned()
                 .or_else(|| i.default.clone())
         };

@@ -99,6 +99,9 @@ pub struct Report {
     pub sandbox: bool,
     /// `full` or `delta`.
     pub mode: String,
+    /// A dry run: the state was not changed.
+    #[serde(default)]
+    pub dry_run: bool,
     /// The sync state database.
     pub state: String,
     /// Per model.

@@ -55,6 +55,10 @@ pub struct Spec {
     /// every request; a request's own `error_when` replaces it.
     #[serde(default)]
     pub error_when: Option<ErrorWhenSpec>,
+    /// The cheap request `mapper check` makes to tell whether the credentials work (default:
+    /// the first page of the first stream that needs no parent). Sees `inputs`.
+    #[serde(default)]
+    pub check: Option<RequestSpec>,
     /// Bundled sample data used by `mapper run --sandbox` (no network, no credentials).
     #[serde(default)]
     pub sandbox: Option<SandboxSpec>,

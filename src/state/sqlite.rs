@@ -197,6 +197,19 @@ impl SqliteStore {
         })
     }
 
+    /// Copies the database at `from` (if there is one) to `to`, consistently (`VACUUM INTO`
+    /// reads one snapshot, whatever the write-ahead log holds), for runs that must leave
+    /// the real state untouched.
+    pub fn copy(from: &Path, to: &Path) -> Result<(), StateError> {
+        if !from.exists() {
+            return Ok(());
+        }
+        let conn = Connection::open_with_flags(from, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        conn.execute("VACUUM INTO ?1", [to.display().to_string()])?;
+        Ok(())
+    }
+
     fn open_run(&mut self) -> Result<&mut OpenRun, StateError> {
         self.run
             .as_mut()
