@@ -671,13 +671,32 @@ async fn an_oauth_access_token_is_sent_as_bearer() {
 /// headers and waits out any 429, and gets everything.
 #[tokio::test(flavor = "multi_thread")]
 async fn rate_limited_simulator_is_handled() {
+    use std::sync::atomic::Ordering::Relaxed;
     let sim = lever::start(Size::Small, KEY, true, 0).await.unwrap();
+    // another client of the same key has just spent the whole burst: the run's first
+    // requests meet 429s
+    let client = reqwest::Client::new();
+    for _ in 0..24 {
+        client
+            .get(format!("{}/v1/stages", sim.url()))
+            .basic_auth(KEY, Some(""))
+            .send()
+            .await
+            .unwrap();
+    }
+    let refused_before = sim.sim.rate_limited.load(Relaxed);
+    assert!(refused_before > 0);
     let out = tempfile::tempdir().unwrap();
     let r = run_lever(&sim.url(), out.path(), false).await;
     assert_eq!(r.status, Status::Success, "{:?}", r.error);
+    assert!(
+        sim.sim.rate_limited.load(Relaxed) > refused_before,
+        "the run met 429s"
+    );
+    assert!(r.retries > 0);
     let d = sim.sim.data.read().unwrap().clone();
-    let requests = sim.sim.requests.load(std::sync::atomic::Ordering::Relaxed);
-    assert!(requests > 20, "more requests than one burst: {requests}");
+    let requests = sim.sim.requests.load(Relaxed);
+    assert!(requests > 24 + 20, "more requests than one burst: {requests}");
     for (model, n) in expected_counts(&d) {
         assert_eq!(read(out.path(), model).len(), n, "{model}");
     }
