@@ -209,9 +209,15 @@ async fn full_run_is_valid_complete_consistent_and_stable() {
         assert!(q.contains("confidentiality=all"), "{q}");
         assert!(q.contains("expand=applications"), "{q}");
     }
-    assert!(opp_queries[1].contains("offset=%5B100%2C"), "{opp_queries:?}");
+    assert!(
+        opp_queries[1].contains("offset=%5B100%2C"),
+        "{opp_queries:?}"
+    );
     let users_q = sim.sim.queries_of("/v1/users");
-    assert!(users_q[0].contains("includeDeactivated=true"), "{users_q:?}");
+    assert!(
+        users_q[0].contains("includeDeactivated=true"),
+        "{users_q:?}"
+    );
     assert!(
         sim.sim.queries_of("/v1/postings")[0].contains("confidentiality=all"),
         "confidential postings are asked for"
@@ -243,9 +249,20 @@ fn check_rules(d: &lever::Dataset, out: &Path) {
         let name = s(&u["name"]);
         let (first, last) = name.split_once(' ').unwrap_or((name, ""));
         assert_eq!(r["first_name"], first);
-        assert_eq!(r["last_name"], if last.is_empty() { Value::Null } else { last.into() });
+        assert_eq!(
+            r["last_name"],
+            if last.is_empty() {
+                Value::Null
+            } else {
+                last.into()
+            }
+        );
         assert_eq!(r["email"], u["email"]);
-        let want = if u["deactivatedAt"].is_null() { "ACTIVE" } else { "INACTIVE" };
+        let want = if u["deactivatedAt"].is_null() {
+            "ACTIVE"
+        } else {
+            "INACTIVE"
+        };
         inactive += (want == "INACTIVE") as usize;
         assert_eq!(r["status"], want);
     }
@@ -259,13 +276,19 @@ fn check_rules(d: &lever::Dataset, out: &Path) {
         let (j, jp) = (&jobs[id], &posts[id]);
         assert_eq!(j["name"], p["text"]);
         let code = if p["reqCode"].is_null() {
-            arr(&p["requisitionCodes"]).first().cloned().unwrap_or(Value::Null)
+            arr(&p["requisitionCodes"])
+                .first()
+                .cloned()
+                .unwrap_or(Value::Null)
         } else {
             p["reqCode"].clone()
         };
         assert_eq!(j["job_code"], code, "{id}");
         let desc = s(&j["description"]);
-        assert!(desc.starts_with(s(&p["content"]["descriptionHtml"])), "{desc}");
+        assert!(
+            desc.starts_with(s(&p["content"]["descriptionHtml"])),
+            "{desc}"
+        );
         for l in arr(&p["content"]["lists"]) {
             assert!(desc.contains(s(&l["content"])) && desc.contains(s(&l["text"])));
         }
@@ -330,7 +353,9 @@ fn check_rules(d: &lever::Dataset, out: &Path) {
             if let Some(u) = p[who].as_str() {
                 let m = team
                     .iter()
-                    .find(|m| m["job_id"] == job.as_str() && m["user_id"] == unified("users", u).as_str())
+                    .find(|m| {
+                        m["job_id"] == job.as_str() && m["user_id"] == unified("users", u).as_str()
+                    })
                     .unwrap();
                 assert!(arr(&m["roles"]).iter().any(|r| r == role));
             }
@@ -354,11 +379,8 @@ fn check_rules(d: &lever::Dataset, out: &Path) {
     assert_eq!(r["index"], d.stages.len() - 1);
 
     // candidates = opportunities; applications with outcome from the archive reason type
-    let reasons: HashMap<&str, &Value> = d
-        .archive_reasons
-        .iter()
-        .map(|r| (s(&r["id"]), r))
-        .collect();
+    let reasons: HashMap<&str, &Value> =
+        d.archive_reasons.iter().map(|r| (s(&r["id"]), r)).collect();
     let (mut hired, mut declined, mut pending, mut conf_c) = (0, 0, 0, 0);
     for o in &d.opportunities {
         let oid = s(&o["id"]);
@@ -366,7 +388,10 @@ fn check_rules(d: &lever::Dataset, out: &Path) {
         let name = s(&o["name"]);
         let (first, _) = name.split_once(' ').unwrap_or((name, ""));
         assert_eq!(c["first_name"], first);
-        assert_eq!(c["source"], arr(&o["sources"]).first().cloned().unwrap_or(Value::Null));
+        assert_eq!(
+            c["source"],
+            arr(&o["sources"]).first().cloned().unwrap_or(Value::Null)
+        );
         let conf = o["confidentiality"] == "confidential";
         conf_c += conf as usize;
         assert_eq!(c["confidential"], conf);
@@ -417,12 +442,20 @@ fn check_rules(d: &lever::Dataset, out: &Path) {
             let end = iv["date"].as_i64().unwrap() + iv["duration"].as_i64().unwrap() * 60_000;
             assert_eq!(r["ending_at"], iso(&end.into()));
             assert_eq!(r["canceled"], !iv["canceledAt"].is_null());
-            assert_eq!(r["stage_id"], unified("application_stages", s(&iv["stage"])).as_str());
+            assert_eq!(
+                r["stage_id"],
+                unified("application_stages", s(&iv["stage"])).as_str()
+            );
             let want = arr(&o["applications"])
                 .iter()
                 .find(|a| arr(&iv["postings"]).contains(&a["posting"]))
                 .map(|a| unified("applications", s(&a["id"])));
-            assert_eq!(r["application_id"].as_str(), want.as_deref(), "{}", iv["id"]);
+            assert_eq!(
+                r["application_id"].as_str(),
+                want.as_deref(),
+                "{}",
+                iv["id"]
+            );
         }
         // offers: the application for the offer's posting
         for of in d.offers.get(oid).into_iter().flatten() {
@@ -431,7 +464,10 @@ fn check_rules(d: &lever::Dataset, out: &Path) {
                 .iter()
                 .find(|a| a["posting"] == of["posting"])
                 .unwrap();
-            assert_eq!(r["application_id"], unified("applications", s(&a["id"])).as_str());
+            assert_eq!(
+                r["application_id"],
+                unified("applications", s(&a["id"])).as_str()
+            );
             let status = match s(&of["status"]) {
                 "draft" | "approval-sent" => "DRAFT",
                 "approved" => "APPROVED",
@@ -461,11 +497,17 @@ fn check_rules(d: &lever::Dataset, out: &Path) {
         for (i, f) in fields.iter().enumerate() {
             let q = &qs[s(&f["id"])];
             assert_eq!(q["title"], f["text"]);
-            let names: Vec<Value> = arr(&f["options"]).iter().map(|o| o["text"].clone()).collect();
+            let names: Vec<Value> = arr(&f["options"])
+                .iter()
+                .map(|o| o["text"].clone())
+                .collect();
             if names.is_empty() {
                 assert!(q["format"]["options"].is_null());
             } else {
-                let got: Vec<Value> = arr(&q["format"]["options"]).iter().map(|o| o["name"].clone()).collect();
+                let got: Vec<Value> = arr(&q["format"]["options"])
+                    .iter()
+                    .map(|o| o["name"].clone())
+                    .collect();
                 assert_eq!(got, names);
             }
             let r = jsq
@@ -480,7 +522,14 @@ fn check_rules(d: &lever::Dataset, out: &Path) {
         }
     }
     let types: HashSet<&str> = qs.values().map(|q| s(&q["format"]["type"])).collect();
-    for t in ["TEXT", "SINGLE_SELECT", "MULTI_SELECT", "BOOLEAN", "FILE", "DATE"] {
+    for t in [
+        "TEXT",
+        "SINGLE_SELECT",
+        "MULTI_SELECT",
+        "BOOLEAN",
+        "FILE",
+        "DATE",
+    ] {
         assert!(types.contains(t), "{t}: {types:?}");
     }
 
@@ -515,10 +564,22 @@ async fn deletions_and_delta_runs() {
             })
             .unwrap();
         let id = s(&o["id"]).to_owned();
-        let apps: Vec<String> = arr(&o["applications"]).iter().map(|a| s(&a["id"]).to_owned()).collect();
-        let ivs: Vec<String> = d.interviews[&id].iter().map(|i| s(&i["id"]).to_owned()).collect();
-        let offers: Vec<String> = d.offers[&id].iter().map(|i| s(&i["id"]).to_owned()).collect();
-        let postings_of_o: HashSet<&str> = arr(&o["applications"]).iter().map(|a| s(&a["posting"])).collect();
+        let apps: Vec<String> = arr(&o["applications"])
+            .iter()
+            .map(|a| s(&a["id"]).to_owned())
+            .collect();
+        let ivs: Vec<String> = d.interviews[&id]
+            .iter()
+            .map(|i| s(&i["id"]).to_owned())
+            .collect();
+        let offers: Vec<String> = d.offers[&id]
+            .iter()
+            .map(|i| s(&i["id"]).to_owned())
+            .collect();
+        let postings_of_o: HashSet<&str> = arr(&o["applications"])
+            .iter()
+            .map(|a| s(&a["posting"]))
+            .collect();
         let p = d
             .postings
             .iter()
@@ -563,16 +624,27 @@ async fn deletions_and_delta_runs() {
     }
     let cid = unified("candidates", &opp);
     let ctags = read(o, "candidate_tags");
-    let mine: Vec<&Value> = ctags.iter().filter(|t| t["candidate_id"] == cid.as_str()).collect();
+    let mine: Vec<&Value> = ctags
+        .iter()
+        .filter(|t| t["candidate_id"] == cid.as_str())
+        .collect();
     assert!(!mine.is_empty() && mine.iter().all(|t| t["remote_deleted_at"].is_string()));
     let jid = unified("jobs", &posting);
     for model in ["job_application_stages", "job_hiring_team_members"] {
         let recs = read(o, model);
-        let mine: Vec<&Value> = recs.iter().filter(|t| t["job_id"] == jid.as_str()).collect();
+        let mine: Vec<&Value> = recs
+            .iter()
+            .filter(|t| t["job_id"] == jid.as_str())
+            .collect();
         assert!(!mine.is_empty(), "{model}");
-        assert!(mine.iter().all(|t| t["remote_deleted_at"].is_string()), "{model}");
         assert!(
-            recs.iter().filter(|t| t["job_id"] != jid.as_str()).any(|t| t["remote_deleted_at"].is_null()),
+            mine.iter().all(|t| t["remote_deleted_at"].is_string()),
+            "{model}"
+        );
+        assert!(
+            recs.iter()
+                .filter(|t| t["job_id"] != jid.as_str())
+                .any(|t| t["remote_deleted_at"].is_null()),
             "{model}"
         );
     }
@@ -590,7 +662,10 @@ async fn deletions_and_delta_runs() {
             .unwrap();
         (
             s(&o["id"]).to_owned(),
-            arr(&o["applications"]).iter().map(|a| s(&a["id"]).to_owned()).collect::<Vec<_>>(),
+            arr(&o["applications"])
+                .iter()
+                .map(|a| s(&a["id"]).to_owned())
+                .collect::<Vec<_>>(),
         )
     };
     let gone_at = sim.sim.delete_opportunity(&gone).unwrap();
@@ -619,7 +694,11 @@ async fn deletions_and_delta_runs() {
         }
     }
     // only what changed since: far fewer opportunities than a full walk
-    assert!(r.models["candidates"].written < 100, "{:?}", r.models["candidates"]);
+    assert!(
+        r.models["candidates"].written < 100,
+        "{:?}",
+        r.models["candidates"]
+    );
     assert_eq!(deleted_at("candidates", &gone), iso(&gone_at.into()));
     for a in &gone_apps {
         assert_eq!(deleted_at("applications", a), iso(&gone_at.into()));
@@ -658,7 +737,11 @@ async fn an_oauth_access_token_is_sent_as_bearer() {
     let out = tempfile::tempdir().unwrap();
     let mut o = RunOptions::new(out.path().to_path_buf());
     o.base_url = Some(url::Url::parse(&sim.url()).unwrap());
-    o.env = [("LEVER_ACCESS_TOKEN".to_owned(), lever::ACCESS_TOKEN.to_owned())].into();
+    o.env = [(
+        "LEVER_ACCESS_TOKEN".to_owned(),
+        lever::ACCESS_TOKEN.to_owned(),
+    )]
+    .into();
     let r = run(Arc::new(compile_file(Path::new(SPEC)).unwrap()), o)
         .await
         .unwrap();
@@ -696,7 +779,10 @@ async fn rate_limited_simulator_is_handled() {
     assert!(r.retries > 0);
     let d = sim.sim.data.read().unwrap().clone();
     let requests = sim.sim.requests.load(Relaxed);
-    assert!(requests > 24 + 20, "more requests than one burst: {requests}");
+    assert!(
+        requests > 24 + 20,
+        "more requests than one burst: {requests}"
+    );
     for (model, n) in expected_counts(&d) {
         assert_eq!(read(out.path(), model).len(), n, "{model}");
     }
@@ -753,4 +839,107 @@ async fn small_dataset_snapshot() {
     assert_eq!(r.status, Status::Success, "{:?}", r.error);
     let all = snapshot_of(out.path(), MODELS);
     insta::assert_json_snapshot!("lever_small_unified_output", all);
+}
+
+/// Nulls and empty values where Lever may send them do not make records invalid.
+#[tokio::test]
+async fn null_and_empty_vendor_values_are_tolerated() {
+    let sim = lever::start(Size::Small, KEY, false, 0).await.unwrap();
+    let (opp, app) = {
+        let mut d = sim.sim.data.write().unwrap();
+        d.users[0]["name"] = Value::Null;
+        d.users[1]["name"] = "  Cher ".into();
+        let p = &mut d.postings[0];
+        for k in [
+            "categories",
+            "content",
+            "distributionChannels",
+            "tags",
+            "country",
+            "urls",
+            "hiringManager",
+            "owner",
+        ] {
+            p[k] = Value::Null;
+        }
+        let pid = s(&d.postings[0]["id"]).to_owned();
+        d.forms.get_mut(&pid).unwrap()["customQuestions"] = serde_json::json!([]);
+        let i = d
+            .opportunities
+            .iter()
+            .position(|o| {
+                !arr(&o["applications"]).is_empty() && !d.interviews[s(&o["id"])].is_empty()
+            })
+            .unwrap();
+        let oid = s(&d.opportunities[i]["id"]).to_owned();
+        let o = &mut d.opportunities[i];
+        for k in [
+            "name",
+            "phones",
+            "emails",
+            "links",
+            "tags",
+            "sources",
+            "location",
+            "headline",
+            "createdAt",
+        ] {
+            o[k] = Value::Null;
+        }
+        o["archived"] = serde_json::json!({"reason": "no-such-reason", "archivedAt": null});
+        let a = &mut o["applications"][0];
+        a["posting"] = Value::Null;
+        a["company"] = Value::Null;
+        a["archived"] = serde_json::json!({"reason": "no-such-reason", "archivedAt": null});
+        let aid = s(&a["id"]).to_owned();
+        let iv = &mut d.interviews.get_mut(&oid).unwrap()[0];
+        for k in [
+            "postings",
+            "duration",
+            "location",
+            "stage",
+            "interviewers",
+            "subject",
+        ] {
+            iv[k] = Value::Null;
+        }
+        if let Some(of) = d.offers.values_mut().flatten().next() {
+            for k in ["fields", "signatures", "approvedAt", "sentAt"] {
+                of[k] = Value::Null;
+            }
+        }
+        (oid, aid)
+    };
+    let out = tempfile::tempdir().unwrap();
+    let r = run_lever(&sim.url(), out.path(), false).await;
+    assert_eq!(
+        r.status,
+        Status::Success,
+        "{:?}",
+        r.models
+            .values()
+            .flat_map(|m| m.invalid_records.clone())
+            .collect::<Vec<_>>()
+    );
+    let d = sim.sim.data.read().unwrap().clone();
+    let users = by_remote(&read(out.path(), "users"));
+    let u0 = &users[s(&d.users[0]["id"])];
+    assert!(u0["first_name"].is_null() && u0["last_name"].is_null());
+    let u1 = &users[s(&d.users[1]["id"])];
+    assert_eq!(u1["first_name"], "Cher");
+    assert!(u1["last_name"].is_null());
+    let c = &by_remote(&read(out.path(), "candidates"))[&opp];
+    assert!(c["first_name"].is_null() && c["location"].is_null());
+    assert_eq!(c["phone_numbers"], serde_json::json!([]));
+    let a = &by_remote(&read(out.path(), "applications"))[&app];
+    assert!(a["job_id"].is_null());
+    assert_eq!(
+        a["outcome"], "DECLINED",
+        "archived for a reason no longer listed"
+    );
+    assert!(a["rejected_at"].is_null());
+    let j = &by_remote(&read(out.path(), "jobs"))[s(&d.postings[0]["id"])];
+    assert!(
+        j["description"].is_null() && j["location"].is_null() && j["employment_type"].is_null()
+    );
 }
