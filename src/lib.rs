@@ -7,6 +7,7 @@
 pub mod compile;
 pub mod config;
 pub mod coverage;
+pub mod describe;
 pub mod ids;
 pub mod run;
 pub mod secret;

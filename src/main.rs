@@ -1,4 +1,5 @@
-//! The `mapper` command line: `run`, `validate` and `schema`.
+//! The `mapper` command line: `run`, `check`, `describe`, `validate`, `new`, `coverage`,
+//! `schema` and `completions`.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -42,6 +43,26 @@ struct Cli {
 enum Command {
     /// Runs a connector and writes <out>/<model>.ndjson and <out>/report.json.
     Run(RunArgs),
+    /// Makes one cheap request per auth alternative: are the credentials (and the host) right?
+    Check(CheckArgs),
+    /// Prints a connector's inputs, auth, streams (requests, pagination, dependencies) and
+    /// models with the fields each maps.
+    Describe {
+        /// The connector file.
+        spec: PathBuf,
+        /// Stable JSON (`describe_version` 1) for other tools.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Writes a commented connector skeleton that validates: connectors/<NAME>.yaml.
+    New {
+        /// Connector name (`[a-z0-9_]+`).
+        name: String,
+        /// Where to write it (default: connectors/<NAME>.yaml, or ./<NAME>.yaml without a
+        /// connectors folder).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// Compiles connectors and prints every problem with file:line:column.
     Validate {
         /// Connector files.
@@ -70,6 +91,21 @@ enum Command {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(clap::Args)]
+struct CheckArgs {
+    /// The connector file, e.g. connectors/acme.yaml.
+    spec: PathBuf,
+    /// Replaces the scheme, host and port of the request.
+    #[arg(long)]
+    base_url: Option<String>,
+    /// Input values per integration from a TOML or YAML file (the environment wins).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Which integration's values of --config to use.
+    #[arg(long, default_value = "default")]
+    integration: String,
 }
 
 #[derive(clap::Args)]
@@ -109,6 +145,14 @@ struct RunArgs {
     /// what comes next (also `RUST_LOG=mapper::http=debug`).
     #[arg(long)]
     show_http: bool,
+    /// Runs on a copy of the sync state: output files as usual, but the state is not
+    /// changed, nothing is marked deleted and no stream counts as synced.
+    #[arg(long)]
+    dry_run: bool,
+    /// Input values per integration from a TOML or YAML file (`[<integration>]` tables of
+    /// `<input name> = value`); an environment variable that is set wins.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -164,6 +208,9 @@ fn main() -> ExitCode {
             }
         },
         Command::Run(args) => run_cmd(args),
+        Command::Check(args) => check_cmd(args),
+        Command::Describe { spec, json } => describe_cmd(&spec, json),
+        Command::New { name, out } => new_cmd(&name, out),
     }
 }
 
@@ -330,6 +377,8 @@ fn run_cmd(args: RunArgs) -> ExitCode {
         delta,
         limit,
         show_http: _,
+        dry_run,
+        config,
     } = args;
     let plan = match compile::compile_file(&spec) {
         Ok(p) => Arc::new(p),
@@ -340,6 +389,13 @@ fn run_cmd(args: RunArgs) -> ExitCode {
     };
     let base_url = match base_url.as_deref().map(parse_base_url_flag).transpose() {
         Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_SPEC);
+        }
+    };
+    let config = match load_config(config.as_deref(), &plan, &integration) {
+        Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(EXIT_SPEC);
@@ -376,6 +432,8 @@ fn run_cmd(args: RunArgs) -> ExitCode {
     opts.state = state;
     opts.delta = delta;
     opts.limit = limit;
+    opts.dry_run = dry_run;
+    opts.config = config;
     opts.progress = std::io::stderr().is_terminal();
     let out_dir = opts.out_dir.clone();
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -416,6 +474,169 @@ fn run_cmd(args: RunArgs) -> ExitCode {
             ExitCode::from(EXIT_FAILED)
         }
     }
+}
+
+/// `--config`: the integration's input values, each naming an input the connector declares.
+fn load_config(
+    file: Option<&Path>,
+    plan: &compile::Plan,
+    integration: &str,
+) -> Result<std::collections::BTreeMap<String, String>, String> {
+    let Some(file) = file else {
+        return Ok(Default::default());
+    };
+    let values = mapper::config::Config::load(file)
+        .map_err(|e| e.to_string())?
+        .inputs(integration);
+    let known: Vec<&str> = plan.inputs.iter().map(|i| i.name.as_str()).collect();
+    for name in values.keys() {
+        if !known.contains(&name.as_str()) {
+            return Err(format!(
+                "--config {}: [{integration}] sets `{name}`, which connector `{}` does not declare as an input{}",
+                file.display(),
+                plan.name,
+                mapper::suggest::did_you_mean(name, known.iter().copied())
+                    .map(|s| format!(" (did you mean `{s}`?)"))
+                    .unwrap_or_else(|| format!(" (inputs: {})", known.join(", ")))
+            ));
+        }
+    }
+    Ok(values)
+}
+
+fn check_cmd(args: CheckArgs) -> ExitCode {
+    let plan = match compile::compile_file(&args.spec) {
+        Ok(p) => Arc::new(p),
+        Err(e) => {
+            report_compile_error(&e);
+            return ExitCode::from(EXIT_SPEC);
+        }
+    };
+    let base_url = match args.base_url.as_deref().map(parse_base_url_flag).transpose() {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_SPEC);
+        }
+    };
+    let config = match load_config(args.config.as_deref(), &plan, &args.integration) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_SPEC);
+        }
+    };
+    let mut opts = RunOptions::new(PathBuf::from("."));
+    opts.base_url = base_url;
+    opts.config = config;
+    opts.integration = args.integration;
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    use mapper::run::check::CheckResult;
+    match rt.block_on(mapper::run::check::check(plan, opts)) {
+        Ok(outcomes) => {
+            let mut failed = false;
+            let mut tried = false;
+            for o in &outcomes {
+                match &o.result {
+                    CheckResult::Ok(status) => {
+                        tried = true;
+                        println!("{}: credentials ok ({} answered {status})", o.auth, o.request);
+                    }
+                    CheckResult::Failed(_, why) => {
+                        tried = true;
+                        failed = true;
+                        eprintln!("{}: {} failed: {why}", o.auth, o.request);
+                    }
+                    CheckResult::Skipped(missing) => {
+                        println!("{}: skipped ({} not set)", o.auth, missing.join(", "));
+                    }
+                }
+            }
+            if !tried {
+                eprintln!("error: no auth alternative has its inputs set");
+                return ExitCode::from(EXIT_FAILED);
+            }
+            ExitCode::from(if failed { EXIT_FAILED } else { EXIT_OK })
+        }
+        Err(e @ (RunError::Usage(_) | RunError::Spec(_))) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_SPEC)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}
+
+fn describe_cmd(spec: &Path, json: bool) -> ExitCode {
+    let plan = match compile::compile_file(spec) {
+        Ok(p) => p,
+        Err(e) => {
+            report_compile_error(&e);
+            return ExitCode::from(EXIT_SPEC);
+        }
+    };
+    let d = mapper::describe::describe(&plan);
+    if json {
+        match serde_json::to_string_pretty(&d) {
+            Ok(t) => println!("{t}"),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(EXIT_FAILED);
+            }
+        }
+    } else {
+        print!("{}", mapper::describe::text(&d));
+    }
+    ExitCode::from(EXIT_OK)
+}
+
+fn new_cmd(name: &str, out: Option<PathBuf>) -> ExitCode {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        eprintln!("error: connector names are lower-case letters, digits and `_` (got `{name}`)");
+        return ExitCode::from(EXIT_SPEC);
+    }
+    let path = out.unwrap_or_else(|| {
+        if Path::new("connectors").is_dir() {
+            Path::new("connectors").join(format!("{name}.yaml"))
+        } else {
+            PathBuf::from(format!("{name}.yaml"))
+        }
+    });
+    if path.exists() {
+        eprintln!("error: {} exists; not overwriting it", path.display());
+        return ExitCode::from(EXIT_SPEC);
+    }
+    let schema = if path.parent().is_some_and(|p| p.ends_with("connectors")) {
+        "../schemas/connector.schema.json"
+    } else {
+        "schemas/connector.schema.json"
+    };
+    let text = mapper::spec::skeleton(name, schema);
+    if let Err(e) = std::fs::write(&path, text) {
+        eprintln!("error: writing {}: {e}", path.display());
+        return ExitCode::from(EXIT_FAILED);
+    }
+    println!(
+        "wrote {}: edit base_url, auth and the stream, then `mapper validate {}`",
+        path.display(),
+        path.display()
+    );
+    ExitCode::from(EXIT_OK)
 }
 
 fn report_compile_error(e: &CompileError) {

@@ -522,3 +522,166 @@ async fn show_http_logs_each_request_and_quiet_silences_warnings() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_says_credentials_ok_or_names_the_request_and_status() {
+    let server = common::start(Config::default()).await;
+    let args = |url: String| {
+        vec![
+            "check".to_owned(),
+            "tests/fixtures/example.yaml".into(),
+            "--base-url".into(),
+            url,
+        ]
+    };
+    let (code, stdout, stderr) =
+        run_binary(args(server.url()), vec![("ACME_API_KEY", "test-key-123")]).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("credentials ok") && stdout.contains("/v1/"), "{stdout}");
+    let (code, _, stderr) = run_binary(args(server.url()), vec![("ACME_API_KEY", "wrong")]).await;
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("401") && stderr.contains("GET ") && stderr.contains("/v1/"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("wrong"), "{stderr}");
+    // without the credential: which variable to set
+    let (code, _, stderr) = run_binary(args(server.url()), vec![]).await;
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("ACME_API_KEY"), "{stderr}");
+}
+
+#[test]
+fn describe_prints_streams_and_models_and_stable_json() {
+    let out = mapper()
+        .args(["describe", "connectors/greenhouse.yaml", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(d["describe_version"], 1);
+    assert_eq!(d["inputs"][0]["env"], "GREENHOUSE_API_KEY");
+    let streams = d["streams"].as_array().unwrap();
+    let apps = streams.iter().find(|s| s["name"] == "applications").unwrap();
+    assert_eq!(apps["path"], "/v1/applications");
+    assert_eq!(apps["pagination"], "link_header");
+    assert_eq!(apps["delta"], "time last_activity_after");
+    let team = streams
+        .iter()
+        .find(|s| s["name"] == "job_hiring_team_members")
+        .unwrap();
+    assert_eq!(team["from"], "jobs");
+    assert_eq!(team["depends_on"], serde_json::json!(["jobs"]));
+    let models = d["models"].as_array().unwrap();
+    assert_eq!(models.len(), 16);
+    let jobs = models.iter().find(|m| m["name"] == "jobs").unwrap();
+    let post_url = jobs["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "post_url")
+        .unwrap();
+    assert!(post_url["note"].as_str().unwrap().contains("no public URL"));
+    let text = mapper()
+        .args(["describe", "connectors/greenhouse.yaml"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(text.contains("GET /v1/applications [link_header]"), "{text}");
+}
+
+#[test]
+fn new_writes_a_skeleton_that_validates_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("connectors")).unwrap();
+    let run = |args: &[&str]| {
+        mapper()
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let o = run(&["new", "acme"]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(dir.path().join("connectors/acme.yaml")).unwrap();
+    assert!(text.starts_with("# yaml-language-server: $schema=../schemas/connector.schema.json"));
+    let o = run(&["validate", "connectors/acme.yaml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = run(&["new", "acme"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not overwriting"));
+    assert_eq!(run(&["new", "Acme-ATS"]).status.code(), Some(3));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dry_run_writes_output_but_leaves_the_state_alone() {
+    let server = common::start(Config::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = vec![("ACME_API_KEY", "test-key-123")];
+    let (code, _, stderr) = run_binary(run_args(&server, dir.path(), &[]), key.clone()).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    let runs = |dir: &Path| -> i64 {
+        let db = rusqlite::Connection::open(dir.join("state.db")).unwrap();
+        db.query_row("SELECT count(*) FROM runs", [], |r| r.get(0)).unwrap()
+    };
+    let before = runs(dir.path());
+    // the vendor removed a job: a dry full sync does not mark it deleted, and keeps no trace
+    server.config.lock().unwrap().removed_jobs = vec!["j1".into()];
+    std::fs::remove_file(dir.path().join("jobs.ndjson")).unwrap();
+    let (code, _, stderr) =
+        run_binary(run_args(&server, dir.path(), &["--dry-run"]), key.clone()).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(runs(dir.path()), before, "no run recorded in the real state");
+    let jobs = std::fs::read_to_string(dir.path().join("jobs.ndjson")).unwrap();
+    assert!(!jobs.contains("\"remote_deleted_at\":\"20"), "{jobs}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["dry_run"], true);
+    // the same sync for real marks it deleted
+    let (code, _, stderr) = run_binary(run_args(&server, dir.path(), &[]), key).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    let jobs = std::fs::read_to_string(dir.path().join("jobs.ndjson")).unwrap();
+    assert!(jobs.contains("\"remote_deleted_at\":\"20"), "{jobs}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn config_files_give_inputs_per_integration() {
+    let server = common::start(Config::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let toml = dir.path().join("mapper.toml");
+    std::fs::write(
+        &toml,
+        "[default]\napi_key = \"test-key-123\"\n\n[tenant2]\napi_key = \"wrong\"\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let cfg = toml.display().to_string();
+    let (code, _, stderr) =
+        run_binary(run_args(&server, &out, &["--config", &cfg]), vec![]).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    // another integration's values; the environment wins over the file
+    let (code, _, stderr) = run_binary(
+        run_args(&server, &out, &["--config", &cfg, "--integration", "tenant2"]),
+        vec![],
+    )
+    .await;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(!stderr.contains("wrong"), "the file's secrets are redacted too: {stderr}");
+    let (code, _, stderr) = run_binary(
+        run_args(&server, &out, &["--config", &cfg, "--integration", "tenant2"]),
+        vec![("ACME_API_KEY", "test-key-123")],
+    )
+    .await;
+    assert_eq!(code, Some(0), "{stderr}");
+    // YAML works the same; an input the connector does not declare is a usage error
+    let yaml = dir.path().join("mapper.yaml");
+    std::fs::write(&yaml, "default:\n  api_kee: test-key-123\n").unwrap();
+    let (code, _, stderr) = run_binary(
+        run_args(&server, &out, &["--config", &yaml.display().to_string()]),
+        vec![],
+    )
+    .await;
+    assert_eq!(code, Some(3));
+    assert!(stderr.contains("api_kee") && stderr.contains("api_key"), "{stderr}");
+}

@@ -1,6 +1,7 @@
 //! Stage 3: executes a compiled [`Plan`]: resolves inputs, fetches streams in dependency
 //! order (paginating, fanning out with bounded concurrency), maps, validates and writes.
 
+pub mod check;
 mod depth;
 pub mod http;
 pub mod map;

@@ -6,9 +6,11 @@
 
 mod field;
 mod load;
+mod skeleton;
 
 pub use field::{EpochUnit, FieldDef, FieldSpec, KeySpec};
 pub use load::{LoadError, SourceMap, load_bytes, load_file, load_str};
+pub use skeleton::skeleton;
 
 use indexmap::IndexMap;
 use schemars::JsonSchema;
