@@ -685,3 +685,33 @@ async fn config_files_give_inputs_per_integration() {
     assert_eq!(code, Some(3));
     assert!(stderr.contains("api_kee") && stderr.contains("api_key"), "{stderr}");
 }
+
+#[test]
+fn every_connector_matches_the_editor_schema() {
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("schemas/connector.schema.json").unwrap())
+            .unwrap();
+    let validator = jsonschema::draft7::new(&schema).unwrap();
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir("connectors")
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.push("tests/fixtures/example.yaml".into());
+    assert!(files.len() >= 5);
+    for f in files {
+        let doc: serde_json::Value =
+            serde_saphyr::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&doc)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{}: {errors:?}", f.display());
+    }
+    // and a misspelled field of a model is caught in the editor already
+    let bad: serde_json::Value = serde_saphyr::from_str(
+        "name: x\nbase_url: https://x.example.com\nstreams:\n  s:\n    model: jobs\n    static: []\n    fields: { remote_id: $.id, nmae: $.name }\n",
+    )
+    .unwrap();
+    assert!(!validator.is_valid(&bad));
+}

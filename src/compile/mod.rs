@@ -1794,7 +1794,8 @@ impl Compiler<'_> {
                 self.err(
                     &format!("{p}.as"),
                     format!(
-                        "unknown conversion `{other}` (string, integer, number, boolean, datetime)"
+                        "unknown conversion `{other}` ({})",
+                        spec::editor::CASTS.join(", ")
                     ),
                 );
                 None

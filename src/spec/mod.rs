@@ -5,11 +5,13 @@
 //! carries a doc comment that becomes its description.
 
 mod field;
+pub mod editor;
 mod load;
 mod skeleton;
 
 pub use field::{EpochUnit, FieldDef, FieldSpec, KeySpec};
 pub use load::{LoadError, SourceMap, load_bytes, load_file, load_str};
+pub use editor::editor_schema;
 pub use skeleton::skeleton;
 
 use indexmap::IndexMap;
@@ -640,17 +642,3 @@ pub struct SelectorPart {
     pub vars: IndexMap<String, serde_json::Value>,
 }
 
-/// The JSON Schema (draft-07) of connector files, for editors (`mapper schema`).
-pub fn editor_schema() -> String {
-    let settings = schemars::generate::SchemaSettings::draft07();
-    let generator = settings.into_generator();
-    let mut schema = generator.into_root_schema_for::<Spec>();
-    schema.insert(
-        "$id".into(),
-        serde_json::json!("https://mapper.dev/schemas/connector.schema.json"),
-    );
-    schema.insert("title".into(), serde_json::json!("mapper connector"));
-    let mut text = serde_json::to_string_pretty(&schema).expect("schema serializes");
-    text.push('\n');
-    text
-}
