@@ -128,7 +128,11 @@ const REFS: &[(&str, &str, &str)] = &[
     ("candidate_tags", "candidate_id", "candidates"),
     ("candidate_tags", "tag_id", "tags"),
     ("job_screening_questions", "job_id", "jobs"),
-    ("job_screening_questions", "question_id", "screening_questions"),
+    (
+        "job_screening_questions",
+        "question_id",
+        "screening_questions",
+    ),
     ("job_application_stages", "job_id", "jobs"),
     ("job_application_stages", "stage_id", "application_stages"),
     ("job_hiring_team_members", "job_id", "jobs"),
@@ -149,7 +153,10 @@ async fn full_size_run_is_valid_complete_and_follows_the_mapping_table() {
     assert_references_resolve(out, REFS);
     // every list was paged 30 at a time and followed to its end
     let log = sim.sim.logged();
-    assert!(log.iter().all(|l| l.contains("page%5Bsize%5D=30")), "{log:?}");
+    assert!(
+        log.iter().all(|l| l.contains("page%5Bsize%5D=30")),
+        "{log:?}"
+    );
     assert!(
         log.iter()
             .any(|l| l.starts_with("/v1/job-applications") && l.contains("page%5Bnumber%5D=35"))
@@ -165,7 +172,11 @@ async fn full_size_run_is_valid_complete_and_follows_the_mapping_table() {
             Some((f, l)) => (json!(f), json!(l)),
             None => (json!(name), Value::Null),
         };
-        assert_eq!((&r["first_name"], &r["last_name"]), (&first, &last), "{name}");
+        assert_eq!(
+            (&r["first_name"], &r["last_name"]),
+            (&first, &last),
+            "{name}"
+        );
         let email = u.attributes["login-email"]
             .as_str()
             .or(u.str("email"))
@@ -419,7 +430,9 @@ async fn full_size_run_is_valid_complete_and_follows_the_mapping_table() {
             );
             let r = jsq
                 .iter()
-                .find(|r| r["job_id"] == unified("jobs", &j.id.to_string()) && r["question_id"] == qid)
+                .find(|r| {
+                    r["job_id"] == unified("jobs", &j.id.to_string()) && r["question_id"] == qid
+                })
                 .unwrap();
             assert_eq!(r["index"], i);
             assert_eq!(r["required"], p.attributes["mandatory"]);
@@ -560,7 +573,11 @@ async fn ids_stable_deletions_reported_and_delta_filtered() {
         if model != "tags" {
             assert_eq!(deleted(model).len(), n - after, "{model}");
         }
-        assert_eq!(read(out, model).len(), n, "{model}: deleted ones stay listed");
+        assert_eq!(
+            read(out, model).len(),
+            n,
+            "{model}: deleted ones stay listed"
+        );
     }
     // the candidate and its dependents
     let cid = cand.id.to_string();
@@ -590,22 +607,35 @@ async fn ids_stable_deletions_reported_and_delta_filtered() {
         .into_iter()
         .filter(|r| r["candidate_id"] == cand_uid)
         .collect();
-    assert_eq!(ct_deleted.len(), cand.attributes["tags"].as_array().unwrap().len());
+    assert_eq!(
+        ct_deleted.len(),
+        cand.attributes["tags"].as_array().unwrap().len()
+    );
     assert!(ct_deleted.iter().all(|r| !r["remote_deleted_at"].is_null()));
     // the job and its dependents
     let jid = unified("jobs", &job.id.to_string());
     assert!(deleted("jobs").contains(&jid));
     assert!(deleted("job_postings").contains(&unified("job_postings", &job.id.to_string())));
     for s in job.refs("stages") {
-        assert!(deleted("application_stages").contains(&unified("application_stages", &s.id.to_string())));
+        assert!(
+            deleted("application_stages")
+                .contains(&unified("application_stages", &s.id.to_string()))
+        );
     }
-    for model in ["job_application_stages", "job_screening_questions", "job_hiring_team_members"] {
+    for model in [
+        "job_application_stages",
+        "job_screening_questions",
+        "job_hiring_team_members",
+    ] {
         let recs: Vec<Value> = read(out, model)
             .into_iter()
             .filter(|r| r["job_id"] == jid)
             .collect();
         assert!(!recs.is_empty(), "{model}");
-        assert!(recs.iter().all(|r| !r["remote_deleted_at"].is_null()), "{model}");
+        assert!(
+            recs.iter().all(|r| !r["remote_deleted_at"].is_null()),
+            "{model}"
+        );
     }
     // a live record is not deleted
     let live_cand = d2.all("candidates")[0].id.to_string();
@@ -626,7 +656,10 @@ async fn ids_stable_deletions_reported_and_delta_filtered() {
     for prefix in ["/v1/jobs?", "/v1/users?", "/v1/stages?", "/v1/job-offers?"] {
         let l: Vec<&String> = log.iter().filter(|l| l.starts_with(prefix)).collect();
         assert!(!l.is_empty(), "{prefix}");
-        assert!(l.iter().all(|l| !l.contains("updated-at")), "{prefix}: {l:?}");
+        assert!(
+            l.iter().all(|l| !l.contains("updated-at")),
+            "{prefix}: {l:?}"
+        );
     }
     // a delta run deletes nothing more
     assert_eq!(deleted("candidates").len(), 1);
@@ -657,23 +690,45 @@ async fn wrong_key_fails_with_exit_1_naming_the_401() {
     assert!(!stderr.contains("not-the-key"));
 }
 
-/// The one run with the simulator's rate limit on: the key's budget is already spent when
-/// the run starts, so the first answers are 429s; the run waits and completes, then follows
-/// the budget headers.
+/// The one test with the simulator's rate limit on (50 per rolling 10 s). First most of the
+/// key's budget is already spent when the run starts: the run follows the budget headers and
+/// waits for the window instead of running into 429s. Then the budget is spent completely:
+/// the first answers are 429s, and the run waits for `Retry-After` and completes.
 #[tokio::test]
 async fn rate_limited_simulator_is_handled() {
     let sim = tt::start(Size::Small, KEY, true, 0).await.unwrap();
     let mut h = axum::http::HeaderMap::new();
-    h.insert("authorization", format!("Token token={KEY}").parse().unwrap());
+    h.insert(
+        "authorization",
+        format!("Token token={KEY}").parse().unwrap(),
+    );
     h.insert("x-api-version", "20240404".parse().unwrap());
-    for _ in 0..tt::RATE_LIMIT {
+    let d = sim.sim.data.read().unwrap().clone();
+
+    for _ in 0..tt::RATE_LIMIT - 10 {
         assert_eq!(sim.sim.handle("GET", "/v1/departments", "", &h).status, 200);
     }
+    let before = sim.sim.requests.load(Ordering::Relaxed);
     let out = tempfile::tempdir().unwrap();
     let r = run_tt(&sim.url(), out.path(), false).await;
     assert_eq!(r.status, Status::Success, "{:?}", r.error);
-    assert!(sim.sim.rate_limited.load(Ordering::Relaxed) > 0);
-    let d = sim.sim.data.read().unwrap().clone();
+    assert!(
+        sim.sim.requests.load(Ordering::Relaxed) - before > 10,
+        "the run needs more than the budget left"
+    );
+    assert_eq!(
+        sim.sim.rate_limited.load(Ordering::Relaxed),
+        0,
+        "the headers were followed"
+    );
+    assert_counts(out.path(), &r, &d);
+
+    while sim.sim.handle("GET", "/v1/departments", "", &h).status != 429 {}
+    let limited = sim.sim.rate_limited.load(Ordering::Relaxed);
+    let out = tempfile::tempdir().unwrap();
+    let r = run_tt(&sim.url(), out.path(), false).await;
+    assert_eq!(r.status, Status::Success, "{:?}", r.error);
+    assert!(sim.sim.rate_limited.load(Ordering::Relaxed) > limited);
     assert_counts(out.path(), &r, &d);
 }
 
@@ -705,7 +760,12 @@ fn sandbox_runs_offline_on_a_realistic_dataset() {
     }
     assert!(report["models"]["jobs"]["written"].as_u64().unwrap() >= 50);
     assert!(report["models"]["candidates"]["written"].as_u64().unwrap() >= 500);
-    assert!(report["models"]["applications"]["written"].as_u64().unwrap() >= 1000);
+    assert!(
+        report["models"]["applications"]["written"]
+            .as_u64()
+            .unwrap()
+            >= 1000
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
