@@ -500,6 +500,10 @@ async fn ids_stable_deletions_reported_and_delta_filtered() {
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let ra = run_tt(&sim.url(), a.path(), false).await;
     assert_eq!(ra.status, Status::Success, "{:?}", ra.error);
+    // a second run, on a state of its own: the same ids in the same order
+    let rb = run_tt(&sim.url(), b.path(), false).await;
+    assert_eq!(rb.status, Status::Success, "{:?}", rb.error);
+    support::assert_same_ids(a.path(), b.path(), MODELS);
     let d = sim.sim.data.read().unwrap().clone();
 
     // a candidate with applications, an offer and tags; a job with stages, applications,
@@ -531,29 +535,10 @@ async fn ids_stable_deletions_reported_and_delta_filtered() {
     assert!(sim.sim.delete("candidates", cand.id));
     assert!(sim.sim.delete("jobs", job.id));
 
-    let rb = run_tt(&sim.url(), a.path(), false).await;
-    assert_eq!(rb.status, Status::Success, "{:?}", rb.error);
-    let d2 = sim.sim.data.read().unwrap().clone();
-
-    // a second state from scratch: same ids as the first run, for what still exists
-    let rc = run_tt(&sim.url(), b.path(), false).await;
+    // the next full sync on the first state
+    let rc = run_tt(&sim.url(), a.path(), false).await;
     assert_eq!(rc.status, Status::Success, "{:?}", rc.error);
-    assert_counts(b.path(), &rc, &d2);
-    for model in MODELS {
-        let live = |p: &Path| -> Vec<Value> {
-            read(p, model)
-                .into_iter()
-                .filter(|r| r["remote_deleted_at"].is_null())
-                .map(|r| r["id"].clone())
-                .collect()
-        };
-        let (x, y) = (live(a.path()), live(b.path()));
-        assert_eq!(
-            x.iter().collect::<HashSet<_>>(),
-            y.iter().collect::<HashSet<_>>(),
-            "{model}"
-        );
-    }
+    let d2 = sim.sim.data.read().unwrap().clone();
 
     let out = a.path();
     let deleted = |model: &str| -> HashSet<String> {
@@ -641,18 +626,29 @@ async fn ids_stable_deletions_reported_and_delta_filtered() {
     let live_cand = d2.all("candidates")[0].id.to_string();
     assert!(!deleted("candidates").contains(&unified("candidates", &live_cand)));
 
-    // --delta: the declared filter on candidates and job applications, full lists elsewhere
+    // --delta: the declared filter on candidates and job applications, full lists
+    // elsewhere; a candidate changed since the last sync comes through
+    let changed = d2.all("candidates")[3].id;
+    {
+        let mut data = sim.sim.data.write().unwrap();
+        let c = data.get_mut("candidates", changed).unwrap();
+        c.attributes.insert("first-name".into(), json!("Delta"));
+        c.attributes
+            .insert("updated-at".into(), json!(tt::tt(2_000 * 86_400)));
+    }
     let before = sim.sim.logged().len();
     let rd = run_tt(&sim.url(), a.path(), true).await;
     assert_eq!(rd.status, Status::Success, "{:?}", rd.error);
     let log = sim.sim.logged()[before..].to_vec();
-    let filtered = |prefix: &str| {
-        log.iter()
-            .filter(|l| l.starts_with(prefix) && !l["/v1/".len()..].contains("/v1/"))
-            .all(|l| l.contains("filter%5Bupdated-at%5D%5Bfrom%5D="))
-    };
-    assert!(filtered("/v1/candidates?"), "{log:?}");
-    assert!(filtered("/v1/job-applications?"), "{log:?}");
+    for prefix in ["/v1/candidates?", "/v1/job-applications?"] {
+        let l: Vec<&String> = log.iter().filter(|l| l.starts_with(prefix)).collect();
+        assert!(!l.is_empty(), "{prefix}");
+        assert!(
+            l.iter()
+                .all(|l| l.contains("filter%5Bupdated-at%5D%5Bfrom%5D=")),
+            "{prefix}: {l:?}"
+        );
+    }
     for prefix in ["/v1/jobs?", "/v1/users?", "/v1/stages?", "/v1/job-offers?"] {
         let l: Vec<&String> = log.iter().filter(|l| l.starts_with(prefix)).collect();
         assert!(!l.is_empty(), "{prefix}");
@@ -661,6 +657,12 @@ async fn ids_stable_deletions_reported_and_delta_filtered() {
             "{prefix}: {l:?}"
         );
     }
+    assert_eq!(
+        rd.models["candidates"].written, 1,
+        "only the changed candidate"
+    );
+    let c = &by_remote(&read(out, "candidates"))[&changed.to_string()];
+    assert_eq!(c["first_name"], "Delta");
     // a delta run deletes nothing more
     assert_eq!(deleted("candidates").len(), 1);
 }
