@@ -793,3 +793,105 @@ async fn small_dataset_snapshot() {
     let all = snapshot_of(out.path(), MODELS);
     insta::assert_json_snapshot!("teamtailor_small_unified_output", all);
 }
+
+/// Null and empty values where Teamtailor may send them do not break a run.
+#[tokio::test]
+async fn null_and_empty_vendor_values_are_tolerated() {
+    let sim = tt::start(Size::Small, KEY, false, 0).await.unwrap();
+    {
+        let mut d = sim.sim.data.write().unwrap();
+        let first = |d: &Dataset, kind: &str| d.all(kind)[0].id;
+        let (u, j, c, a, o, q) = (
+            first(&d, "users"),
+            first(&d, "jobs"),
+            first(&d, "candidates"),
+            first(&d, "job-applications"),
+            first(&d, "job-offers"),
+            first(&d, "questions"),
+        );
+        let nulls = |r: &mut Res, keys: &[&str]| {
+            for k in keys {
+                r.attributes.insert((*k).into(), Value::Null);
+            }
+        };
+        let user = d.get_mut("users", u).unwrap();
+        nulls(
+            user,
+            &["name", "email", "login-email", "role", "role-addons"],
+        );
+        let job = d.get_mut("jobs", j).unwrap();
+        nulls(
+            job,
+            &[
+                "title",
+                "body",
+                "status",
+                "human-status",
+                "internal",
+                "tags",
+                "employment-type",
+                "created-at",
+            ],
+        );
+        job.rels.clear();
+        job.links.clear();
+        let cand = d.get_mut("candidates", c).unwrap();
+        nulls(
+            cand,
+            &[
+                "first-name",
+                "email",
+                "phone",
+                "linkedin-url",
+                "tags",
+                "updated-at",
+            ],
+        );
+        cand.rels.clear();
+        let app = d.get_mut("job-applications", a).unwrap();
+        nulls(app, &["rejected-at", "referring-site", "created-at"]);
+        app.rels.remove("reject-reason");
+        app.rels.remove("stage");
+        let offer = d.get_mut("job-offers", o).unwrap();
+        nulls(offer, &["details", "status", "response"]);
+        offer.rels.clear();
+        let question = d.get_mut("questions", q).unwrap();
+        nulls(question, &["question-type", "alternatives", "multiple"]);
+        d.derive();
+    }
+    let out = tempfile::tempdir().unwrap();
+    let r = run_tt(&sim.url(), out.path(), false).await;
+    assert_eq!(
+        r.status,
+        Status::Success,
+        "{:?} {:?}",
+        r.error,
+        r.models
+            .values()
+            .flat_map(|m| m.invalid_records.clone())
+            .collect::<Vec<_>>()
+    );
+    let d = sim.sim.data.read().unwrap().clone();
+    let users = by_remote(&read(out.path(), "users"));
+    let u = &users[&d.all("users")[0].id.to_string()];
+    assert!(u["first_name"].is_null() && u["last_name"].is_null() && u["status"].is_null());
+    let jobs = by_remote(&read(out.path(), "jobs"));
+    let j = &jobs[&d.all("jobs")[0].id.to_string()];
+    assert!(j["location"].is_null() && j["department"].is_null() && j["status"].is_null());
+    let cands = by_remote(&read(out.path(), "candidates"));
+    let c = &cands[&d.all("candidates")[0].id.to_string()];
+    assert_eq!(c["email_addresses"], json!([]));
+    assert_eq!(c["social_media"], json!([]));
+    let apps = by_remote(&read(out.path(), "applications"));
+    let a = &apps[&d.all("job-applications")[0].id.to_string()];
+    assert!(a["current_stage_id"].is_null());
+    assert_eq!(a["outcome"], "PENDING");
+    let offers = by_remote(&read(out.path(), "offers"));
+    let o = &offers[&d.all("job-offers")[0].id.to_string()];
+    assert!(o["status"].is_null() && o["application_id"].is_null());
+    let qs = by_remote(&read(out.path(), "screening_questions"));
+    assert_eq!(
+        qs[&d.all("questions")[0].id.to_string()]["format"]["type"],
+        "UNKNOWN"
+    );
+}
