@@ -7,7 +7,8 @@
 //! `included`); `page[number]`/`page[size]` (1..30, default 10, 400 outside) with `meta`
 //! totals and absolute `links.first/prev/next/last` built from the request's `Host`;
 //! exactly the filters of §3 (400 for any other); 50 requests per rolling 10 s per key
-//! (429 with `Retry-After`, switchable); `GET` only (405). Deterministic generated data.
+//! (429 with `Retry-After`; switched off, the budget headers stay at the full limit); `GET`
+//! only (405). Deterministic generated data.
 
 use crate::{FIRST, LAST, Rng, civil_from_days};
 use axum::Router;
@@ -2099,7 +2100,8 @@ impl Sim {
     }
 
     /// Counts a request of `key` in its window: `Ok((remaining, reset))` or, over the limit
-    /// (limits on), `Err(retry_after)`; refused requests are not counted.
+    /// (limits on), `Err(retry_after)`; refused requests are not counted. With limits off the
+    /// budget reported is static (the full limit, reset in one window).
     fn admit(&self, key: &str) -> Result<(usize, u64), u64> {
         let now = Instant::now();
         let mut w = lock(&self.windows);
@@ -2120,6 +2122,11 @@ impl Sim {
             return Err(until_oldest_leaves(q));
         }
         q.push_back(now);
+        if !self.limits_on.load(Ordering::Relaxed) {
+            // limits off: nothing is refused, and the headers say so (a static budget, as
+            // Teamtailor's 2021 docs describe them), so clients never wait for a window
+            return Ok((RATE_LIMIT, WINDOW.as_secs()));
+        }
         Ok((RATE_LIMIT.saturating_sub(q.len()), until_oldest_leaves(q)))
     }
 
@@ -3384,7 +3391,7 @@ mod tests {
             assert!(text.starts_with("http/1.1 200"), "{text}");
             assert!(text.contains("content-type: application/vnd.api+json"));
             assert!(text.contains("x-api-version: 20240404"));
-            assert!(text.contains("x-rate-limit-remaining: 49"));
+            assert!(text.contains("x-rate-limit-remaining: 50"), "limits off: a static budget");
             assert!(text.contains("\"next\":\"http://api.example.test:9999/v1/candidates?page%5bnumber%5d=2&page%5bsize%5d=2\""));
             assert_eq!(running.sim.logged(), vec!["/v1/candidates?page%5Bsize%5D=2".to_owned()]);
         });
