@@ -15,7 +15,9 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// Neither `.toml` nor `.yaml`/`.yml`.
-    #[error("--config {file}: name the file .toml, .yaml or .yml (the extension says how to read it)")]
+    #[error(
+        "--config {file}: name the file .toml, .yaml or .yml (the extension says how to read it)"
+    )]
     Format {
         /// The file.
         file: String,
@@ -73,9 +75,14 @@ impl Config {
             message,
         };
         let raw: BTreeMap<String, BTreeMap<String, Scalar>> = match ext.as_deref() {
-            Some("toml") => toml::from_str(&text).map_err(|e| parse(e.to_string().trim().to_owned()))?,
+            Some("toml") => {
+                toml::from_str(&text).map_err(|e| parse(e.to_string().trim().to_owned()))?
+            }
             Some("yaml" | "yml") => {
-                if text.lines().all(|l| l.trim().is_empty() || l.trim().starts_with('#')) {
+                if text
+                    .lines()
+                    .all(|l| l.trim().is_empty() || l.trim().starts_with('#'))
+                {
                     BTreeMap::new()
                 } else {
                     serde_saphyr::from_str(&text).map_err(|e| parse(e.to_string()))?

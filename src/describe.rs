@@ -127,7 +127,7 @@ pub fn describe(plan: &Plan) -> Description {
                     info.method = Some(h.method.to_string());
                     info.path = Some(h.path.as_str().to_owned());
                     info.pagination = Some(pagination_kind(&h.pagination));
-                    info.for_each = h.for_each.map(|f| name_of(f));
+                    info.for_each = h.for_each.map(name_of);
                     info.delta = h.delta.as_ref().map(|d| {
                         let kind = match d.kind {
                             crate::spec::DeltaKind::Token => "token",
@@ -154,7 +154,12 @@ pub fn describe(plan: &Plan) -> Description {
                 .models
                 .iter()
                 .find(|pm| pm.name == m.name)
-                .map(|pm| pm.streams.iter().map(|&s| plan.streams[s].name.clone()).collect())
+                .map(|pm| {
+                    pm.streams
+                        .iter()
+                        .map(|&s| plan.streams[s].name.clone())
+                        .collect()
+                })
                 .unwrap_or_default(),
             note: m.note.clone(),
             fields: m

@@ -283,8 +283,11 @@ fn coverage(specs: Vec<PathBuf>, out: &Path, observed: &[PathBuf]) -> ExitCode {
         }
         std::fs::write(out.join("README.md"), mapper::coverage::index_page(&all))
             .context("writing README.md")?;
-        std::fs::write(out.join("index.html"), mapper::coverage::index_html(&all))
-            .context("writing index.html")?;
+        std::fs::write(
+            out.join("index.html"),
+            mapper::coverage::index_html(&all, &obs),
+        )
+        .context("writing index.html")?;
         Ok(())
     };
     match write() {
@@ -512,7 +515,12 @@ fn check_cmd(args: CheckArgs) -> ExitCode {
             return ExitCode::from(EXIT_SPEC);
         }
     };
-    let base_url = match args.base_url.as_deref().map(parse_base_url_flag).transpose() {
+    let base_url = match args
+        .base_url
+        .as_deref()
+        .map(parse_base_url_flag)
+        .transpose()
+    {
         Ok(b) => b,
         Err(e) => {
             eprintln!("error: {e}");
@@ -549,7 +557,10 @@ fn check_cmd(args: CheckArgs) -> ExitCode {
                 match &o.result {
                     CheckResult::Ok(status) => {
                         tried = true;
-                        println!("{}: credentials ok ({} answered {status})", o.auth, o.request);
+                        println!(
+                            "{}: credentials ok ({} answered {status})",
+                            o.auth, o.request
+                        );
                     }
                     CheckResult::Failed(_, why) => {
                         tried = true;

@@ -3,6 +3,10 @@
 use std::fmt;
 
 /// A secret value (API key, client secret, token). Formats as `***`.
+///
+/// Kept instead of secrecy's `SecretString`: the run needs a secret that clones into every
+/// request task and compares (to redact it from answers), which secrecy deliberately
+/// withholds; zeroizing on drop buys little when reqwest copies the value into headers.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 

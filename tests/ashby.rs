@@ -47,7 +47,9 @@ const MODELS: &[&str] = &[
 ];
 
 fn s(v: &Value) -> String {
-    v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())
+    v.as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| v.to_string())
 }
 
 fn form_fields(p: &Value) -> Vec<&Value> {
@@ -69,7 +71,11 @@ fn expected_counts(d: &Dataset) -> Vec<(&'static str, usize)> {
         .collect();
     let job_questions: HashSet<(String, String)> = postings
         .iter()
-        .flat_map(|p| form_fields(p).into_iter().map(|f| (s(&p["jobId"]), s(&f["field"]["id"]))))
+        .flat_map(|p| {
+            form_fields(p)
+                .into_iter()
+                .map(|f| (s(&p["jobId"]), s(&f["field"]["id"])))
+        })
         .collect();
     let pairs = |rows: &[Value], list: &str, id: &str| -> usize {
         rows.iter()
@@ -83,7 +89,12 @@ fn expected_counts(d: &Dataset) -> Vec<(&'static str, usize)> {
             .collect::<HashSet<_>>()
             .len()
     };
-    let roles = ["Hiring Manager", "Recruiter", "Recruiting Coordinator", "Sourcer"];
+    let roles = [
+        "Hiring Manager",
+        "Recruiter",
+        "Recruiting Coordinator",
+        "Sourcer",
+    ];
     let team: HashSet<(String, String)> = d
         .jobs
         .iter()
@@ -145,7 +156,11 @@ const REFS: &[(&str, &str, &str)] = &[
     ("interviews", "stage_id", "application_stages"),
     ("job_postings", "job_id", "jobs"),
     ("job_screening_questions", "job_id", "jobs"),
-    ("job_screening_questions", "question_id", "screening_questions"),
+    (
+        "job_screening_questions",
+        "question_id",
+        "screening_questions",
+    ),
     ("job_application_stages", "job_id", "jobs"),
     ("job_application_stages", "stage_id", "application_stages"),
     ("job_hiring_team_members", "job_id", "jobs"),
@@ -184,7 +199,13 @@ async fn full_size_run_is_valid_complete_and_consistent() {
     for j in &d.jobs {
         let r = &jobs[&s(&j["id"])];
         let p = d.posting_of_job(j["id"].as_str().unwrap());
-        let want_vis = p.map(|p| if p["isListed"] == true { "PUBLIC" } else { "UNLISTED" });
+        let want_vis = p.map(|p| {
+            if p["isListed"] == true {
+                "PUBLIC"
+            } else {
+                "UNLISTED"
+            }
+        });
         assert_eq!(r["visibility"].as_str(), want_vis, "{}", j["id"]);
         assert_eq!(r["status"], j["status"].as_str().unwrap().to_uppercase());
         assert_eq!(r["job_code"], j["customRequisitionId"]);
@@ -207,7 +228,9 @@ async fn full_size_run_is_valid_complete_and_consistent() {
     for c in &d.candidates {
         let r = &cands[&s(&c["id"])];
         let name = c["name"].as_str().unwrap();
-        let (first, last) = name.split_once(' ').map_or((name, None), |(f, l)| (f, Some(l)));
+        let (first, last) = name
+            .split_once(' ')
+            .map_or((name, None), |(f, l)| (f, Some(l)));
         assert_eq!(r["first_name"], first, "{name}");
         assert_eq!(r["last_name"].as_str(), last, "{name}");
         assert_eq!(r["source"], c["source"]["title"]);
@@ -229,7 +252,10 @@ async fn delta_sends_the_sync_tokens_and_an_expired_token_falls_back_to_a_full_l
     let out = tempfile::tempdir().unwrap();
     let r = run_ashby(&sim.url(), out.path(), false).await;
     assert_eq!(r.status, Status::Success, "{:?}", r.error);
-    let cand = sim.sim.data().candidates[0]["id"].as_str().unwrap().to_owned();
+    let cand = sim.sim.data().candidates[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(sim.sim.touch("candidate", &cand));
     sim.sim.clear_log();
     let r = run_ashby(&sim.url(), out.path(), true).await;
@@ -246,7 +272,10 @@ async fn delta_sends_the_sync_tokens_and_an_expired_token_falls_back_to_a_full_l
         let bodies = sim.sim.bodies(p);
         assert!(bodies[0]["syncToken"].is_string(), "{p}: {bodies:?}");
     }
-    assert_eq!(r.models["candidates"].written, 1, "only the touched candidate");
+    assert_eq!(
+        r.models["candidates"].written, 1,
+        "only the touched candidate"
+    );
 
     // 31 days later every token has expired: the run lists everything again
     sim.sim.advance(std::time::Duration::from_secs(31 * 86_400));
@@ -255,7 +284,10 @@ async fn delta_sends_the_sync_tokens_and_an_expired_token_falls_back_to_a_full_l
     assert_eq!(r.status, Status::Success, "{:?}", r.error);
     let bodies = sim.sim.bodies("/candidate.list");
     assert!(bodies[0]["syncToken"].is_string());
-    assert!(bodies.iter().any(|b| b.get("syncToken").is_none()), "{bodies:?}");
+    assert!(
+        bodies.iter().any(|b| b.get("syncToken").is_none()),
+        "{bodies:?}"
+    );
     assert_eq!(
         r.models["candidates"].written as usize,
         sim.sim.data().candidates.len()
@@ -269,14 +301,17 @@ async fn an_error_inside_a_200_answer_fails_the_run_and_deletes_nothing() {
     let r = run_ashby(&sim.url(), out.path(), false).await;
     assert_eq!(r.status, Status::Success, "{:?}", r.error);
     // the third page of applications answers success: false
-    sim.sim.inject_failure("/application.list", "internal_error", 2);
+    sim.sim
+        .inject_failure("/application.list", "internal_error", 2);
     let r = run_ashby(&sim.url(), out.path(), false).await;
     assert_ne!(r.status, Status::Success);
     let err = r.error.unwrap_or_default();
     assert!(err.contains("/application.list"), "{err}");
     for m in MODELS {
         assert!(
-            read(out.path(), m).iter().all(|r| r["remote_deleted_at"].is_null()),
+            read(out.path(), m)
+                .iter()
+                .all(|r| r["remote_deleted_at"].is_null()),
             "{m}"
         );
     }
@@ -377,7 +412,12 @@ fn sandbox_runs_offline_on_a_realistic_dataset() {
     for m in MODELS {
         assert!(report["models"][m]["written"].as_u64().unwrap() > 0, "{m}");
     }
-    assert!(report["models"]["applications"]["written"].as_u64().unwrap() >= 1000);
+    assert!(
+        report["models"]["applications"]["written"]
+            .as_u64()
+            .unwrap()
+            >= 1000
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -537,7 +537,10 @@ async fn check_says_credentials_ok_or_names_the_request_and_status() {
     let (code, stdout, stderr) =
         run_binary(args(server.url()), vec![("ACME_API_KEY", "test-key-123")]).await;
     assert_eq!(code, Some(0), "{stderr}");
-    assert!(stdout.contains("credentials ok") && stdout.contains("/v1/"), "{stdout}");
+    assert!(
+        stdout.contains("credentials ok") && stdout.contains("/v1/"),
+        "{stdout}"
+    );
     let (code, _, stderr) = run_binary(args(server.url()), vec![("ACME_API_KEY", "wrong")]).await;
     assert_eq!(code, Some(1));
     assert!(
@@ -562,7 +565,10 @@ fn describe_prints_streams_and_models_and_stable_json() {
     assert_eq!(d["describe_version"], 1);
     assert_eq!(d["inputs"][0]["env"], "GREENHOUSE_API_KEY");
     let streams = d["streams"].as_array().unwrap();
-    let apps = streams.iter().find(|s| s["name"] == "applications").unwrap();
+    let apps = streams
+        .iter()
+        .find(|s| s["name"] == "applications")
+        .unwrap();
     assert_eq!(apps["path"], "/v1/applications");
     assert_eq!(apps["pagination"], "link_header");
     assert_eq!(apps["delta"], "time last_activity_after");
@@ -587,7 +593,10 @@ fn describe_prints_streams_and_models_and_stable_json() {
         .output()
         .unwrap();
     let text = String::from_utf8(text.stdout).unwrap();
-    assert!(text.contains("GET /v1/applications [link_header]"), "{text}");
+    assert!(
+        text.contains("GET /v1/applications [link_header]"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -602,11 +611,21 @@ fn new_writes_a_skeleton_that_validates_and_never_overwrites() {
             .unwrap()
     };
     let o = run(&["new", "acme"]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let text = std::fs::read_to_string(dir.path().join("connectors/acme.yaml")).unwrap();
     assert!(text.starts_with("# yaml-language-server: $schema=../schemas/connector.schema.json"));
     let o = run(&["validate", "connectors/acme.yaml"]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let o = run(&["new", "acme"]);
     assert_eq!(o.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&o.stderr).contains("not overwriting"));
@@ -622,7 +641,8 @@ async fn dry_run_writes_output_but_leaves_the_state_alone() {
     assert_eq!(code, Some(0), "{stderr}");
     let runs = |dir: &Path| -> i64 {
         let db = rusqlite::Connection::open(dir.join("state.db")).unwrap();
-        db.query_row("SELECT count(*) FROM runs", [], |r| r.get(0)).unwrap()
+        db.query_row("SELECT count(*) FROM runs", [], |r| r.get(0))
+            .unwrap()
     };
     let before = runs(dir.path());
     // the vendor removed a job: a dry full sync does not mark it deleted, and keeps no trace
@@ -631,7 +651,11 @@ async fn dry_run_writes_output_but_leaves_the_state_alone() {
     let (code, _, stderr) =
         run_binary(run_args(&server, dir.path(), &["--dry-run"]), key.clone()).await;
     assert_eq!(code, Some(0), "{stderr}");
-    assert_eq!(runs(dir.path()), before, "no run recorded in the real state");
+    assert_eq!(
+        runs(dir.path()),
+        before,
+        "no run recorded in the real state"
+    );
     let jobs = std::fs::read_to_string(dir.path().join("jobs.ndjson")).unwrap();
     assert!(!jobs.contains("\"remote_deleted_at\":\"20"), "{jobs}");
     let report: serde_json::Value =
@@ -657,19 +681,29 @@ async fn config_files_give_inputs_per_integration() {
     .unwrap();
     let out = dir.path().join("out");
     let cfg = toml.display().to_string();
-    let (code, _, stderr) =
-        run_binary(run_args(&server, &out, &["--config", &cfg]), vec![]).await;
+    let (code, _, stderr) = run_binary(run_args(&server, &out, &["--config", &cfg]), vec![]).await;
     assert_eq!(code, Some(0), "{stderr}");
     // another integration's values; the environment wins over the file
     let (code, _, stderr) = run_binary(
-        run_args(&server, &out, &["--config", &cfg, "--integration", "tenant2"]),
+        run_args(
+            &server,
+            &out,
+            &["--config", &cfg, "--integration", "tenant2"],
+        ),
         vec![],
     )
     .await;
     assert_eq!(code, Some(1), "{stderr}");
-    assert!(!stderr.contains("wrong"), "the file's secrets are redacted too: {stderr}");
+    assert!(
+        !stderr.contains("wrong"),
+        "the file's secrets are redacted too: {stderr}"
+    );
     let (code, _, stderr) = run_binary(
-        run_args(&server, &out, &["--config", &cfg, "--integration", "tenant2"]),
+        run_args(
+            &server,
+            &out,
+            &["--config", &cfg, "--integration", "tenant2"],
+        ),
         vec![("ACME_API_KEY", "test-key-123")],
     )
     .await;
@@ -683,7 +717,10 @@ async fn config_files_give_inputs_per_integration() {
     )
     .await;
     assert_eq!(code, Some(3));
-    assert!(stderr.contains("api_kee") && stderr.contains("api_key"), "{stderr}");
+    assert!(
+        stderr.contains("api_kee") && stderr.contains("api_key"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -151,3 +151,89 @@ fn observed_coverage_reports_shares_of_a_real_run() {
     assert!(page.contains("| Field | Notes | Observed |"));
     assert!(page.contains("| id |  | 100% |"));
 }
+
+/// A Chromium (or Chrome) binary: `MAPPER_CHROMIUM`, else the usual names on the PATH.
+fn chromium() -> Option<std::path::PathBuf> {
+    if let Some(p) = std::env::var_os("MAPPER_CHROMIUM") {
+        return Some(p.into());
+    }
+    let path = std::env::var_os("PATH")?;
+    for dir in std::env::split_paths(&path) {
+        for name in ["chromium", "chromium-browser", "google-chrome", "chrome"] {
+            let p = dir.join(name);
+            if p.is_file() {
+                return Some(p);
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn the_html_matrix_renders_in_a_headless_browser() {
+    let Some(browser) = chromium() else {
+        eprintln!(
+            "SKIPPED the_html_matrix_renders_in_a_headless_browser: no Chromium on this machine (apt-get install chromium; .ci/run installs it)"
+        );
+        return;
+    };
+    let run = tempfile::tempdir().unwrap();
+    let o = mapper()
+        .args(["run", "connectors/greenhouse.yaml", "--sandbox", "--out"])
+        .arg(run.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let docs = tempfile::tempdir().unwrap();
+    let o = mapper()
+        .args(["coverage", "--out"])
+        .arg(docs.path())
+        .arg("--observed")
+        .arg(run.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let page = docs.path().join("index.html");
+    let profile = tempfile::tempdir().unwrap();
+    let o = Command::new(&browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let dom = String::from_utf8_lossy(&o.stdout);
+    // the browser built the matrix: one header per connector, one cell per connector and
+    // model, covered counts out of the mappable fields, and the observed shares
+    let connectors = std::fs::read_dir("connectors")
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "yaml")
+        })
+        .count();
+    let matrix = dom
+        .split("<table id=\"matrix\">")
+        .nth(1)
+        .and_then(|t| t.split("</table>").next())
+        .unwrap_or_else(|| panic!("no matrix in the rendered page: {dom}"));
+    let rows = matrix.matches("<tr>").count() - 1;
+    assert_eq!(rows, 16, "one row per unified model");
+    assert_eq!(
+        matrix.matches("<td").count(),
+        rows * connectors,
+        "one cell per model and connector"
+    );
+    assert!(matrix.contains("data-covered=\"") && matrix.contains("greenhouse"));
+    let gh_jobs = dom.split("id=\"jobs\"").nth(1).unwrap();
+    assert!(gh_jobs.contains('%'), "observed shares are shown");
+}

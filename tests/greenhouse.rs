@@ -54,7 +54,11 @@ fn s(v: &Value) -> String {
 }
 
 fn question_id(q: &Value) -> String {
-    q["name"].as_str().unwrap().trim_end_matches("[]").to_owned()
+    q["name"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches("[]")
+        .to_owned()
 }
 
 fn custom_questions(p: &Value) -> impl Iterator<Item = &Value> {
@@ -147,7 +151,11 @@ const REFS: &[(&str, &str, &str)] = &[
     ("interviews", "stage_id", "application_stages"),
     ("job_postings", "job_id", "jobs"),
     ("job_screening_questions", "job_id", "jobs"),
-    ("job_screening_questions", "question_id", "screening_questions"),
+    (
+        "job_screening_questions",
+        "question_id",
+        "screening_questions",
+    ),
     ("job_application_stages", "job_id", "jobs"),
     ("job_application_stages", "stage_id", "application_stages"),
     ("job_hiring_team_members", "job_id", "jobs"),
@@ -184,7 +192,11 @@ async fn full_size_run_is_valid_complete_and_consistent() {
     for u in &d.users {
         let r = &users[&s(&u["id"])];
         assert_eq!(r["email"], u["primary_email_address"]);
-        let want = if u["disabled"] == true { "INACTIVE" } else { "ACTIVE" };
+        let want = if u["disabled"] == true {
+            "INACTIVE"
+        } else {
+            "ACTIVE"
+        };
         assert_eq!(r["status"], want);
     }
     for j in &d.jobs {
@@ -218,7 +230,10 @@ async fn full_size_run_is_valid_complete_and_consistent() {
         };
         assert_eq!(r["outcome"], want);
         assert_eq!(r["rejection_reason_name"], a["rejection_reason"]["name"]);
-        assert_eq!(r["current_stage_id"].is_null(), a["current_stage"].is_null());
+        assert_eq!(
+            r["current_stage_id"].is_null(),
+            a["current_stage"].is_null()
+        );
         statuses.insert(want);
     }
     assert_eq!(statuses.len(), 3);
@@ -271,7 +286,12 @@ async fn a_deletion_between_two_full_syncs_reaches_the_record_and_its_dependents
     let (cand, apps, post) = {
         let d = sim.sim.data.read().unwrap();
         let cid = d.applications[0]["candidate_id"].clone();
-        let c = d.candidates.iter().find(|c| c["id"] == cid).unwrap().clone();
+        let c = d
+            .candidates
+            .iter()
+            .find(|c| c["id"] == cid)
+            .unwrap()
+            .clone();
         let apps: Vec<String> = d
             .applications
             .iter()
@@ -293,7 +313,10 @@ async fn a_deletion_between_two_full_syncs_reaches_the_record_and_its_dependents
     assert!(!cands[&s(&cand["id"])]["remote_deleted_at"].is_null());
     let all_apps = by_remote(&read(out.path(), "applications"));
     for a in &apps {
-        assert!(!all_apps[a]["remote_deleted_at"].is_null(), "application {a}");
+        assert!(
+            !all_apps[a]["remote_deleted_at"].is_null(),
+            "application {a}"
+        );
     }
     let deleted_apps = all_apps
         .values()
@@ -402,7 +425,12 @@ fn sandbox_runs_offline_on_a_realistic_dataset() {
     }
     assert!(report["models"]["jobs"]["written"].as_u64().unwrap() >= 50);
     assert!(report["models"]["candidates"]["written"].as_u64().unwrap() >= 500);
-    assert!(report["models"]["applications"]["written"].as_u64().unwrap() >= 1000);
+    assert!(
+        report["models"]["applications"]["written"]
+            .as_u64()
+            .unwrap()
+            >= 1000
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

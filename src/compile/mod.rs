@@ -638,15 +638,23 @@ impl Compiler<'_> {
         let req = spec.check.as_ref()?;
         let rp = "check";
         if req.delta.is_some() {
-            self.err("check.delta", "a check request is one plain request: it takes no `delta`");
+            self.err(
+                "check.delta",
+                "a check request is one plain request: it takes no `delta`",
+            );
         }
         for var in ["parent", "parents", "vars"] {
             let uses = |t: &str| t.contains(&format!("{var}.")) || t.contains(&format!("{var}["));
-            if uses(&req.path) || req.query.values().any(|q| match q {
-                spec::QueryValue::One(x) => uses(&x.text()),
-                spec::QueryValue::Many(xs) => xs.iter().any(|x| uses(&x.text())),
-            }) {
-                self.err(rp, format!("a check request has no parent: it sees only `inputs`, not `{var}`"));
+            if uses(&req.path)
+                || req.query.values().any(|q| match q {
+                    spec::QueryValue::One(x) => uses(&x.text()),
+                    spec::QueryValue::Many(xs) => xs.iter().any(|x| uses(&x.text())),
+                })
+            {
+                self.err(
+                    rp,
+                    format!("a check request has no parent: it sees only `inputs`, not `{var}`"),
+                );
             }
         }
         let method = self.method(rp, req);

@@ -13,6 +13,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, Semaphore};
 
 /// Evenly spaced request slots: at most `rps` requests in any second.
+///
+/// Hand-written rather than governor: governor's GCRA lets a burst of the quota through at
+/// once, which vendors that count a sliding window answer with 429; this spaces every
+/// request, measured from when the previous one really left (a dozen lines).
 pub struct RateLimiter {
     interval: Duration,
     next: Mutex<Instant>,

@@ -103,6 +103,9 @@ mod tests {
             .as_array()
             .unwrap();
         assert!(names.contains(&json!("post_url")) && names.contains(&json!("remote_id")));
-        assert!(!names.contains(&json!("changed_at")), "computed fields are not mapped");
+        assert!(
+            !names.contains(&json!("changed_at")),
+            "computed fields are not mapped"
+        );
     }
 }

@@ -4,14 +4,14 @@
 //! schema (`schemas/connector.schema.json`) is generated from these types, so every field
 //! carries a doc comment that becomes its description.
 
-mod field;
 pub mod editor;
+mod field;
 mod load;
 mod skeleton;
 
+pub use editor::editor_schema;
 pub use field::{EpochUnit, FieldDef, FieldSpec, KeySpec};
 pub use load::{LoadError, SourceMap, load_bytes, load_file, load_str};
-pub use editor::editor_schema;
 pub use skeleton::skeleton;
 
 use indexmap::IndexMap;
@@ -641,4 +641,3 @@ pub struct SelectorPart {
     #[serde(default)]
     pub vars: IndexMap<String, serde_json::Value>,
 }
-
