@@ -155,6 +155,19 @@ struct RunArgs {
     config: Option<PathBuf>,
 }
 
+/// stderr for log lines: each line is written with the progress bars hidden, so logs appear
+/// above the bars instead of breaking them.
+struct AboveBars;
+
+impl std::io::Write for AboveBars {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        mapper::run::progress::suspend(|| std::io::stderr().write(buf))
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
 fn main() -> ExitCode {
     // usage errors exit 3 (the README keeps 2 for runs with invalid records); help and
     // version are no errors
@@ -181,7 +194,7 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(|| AboveBars)
         .with_target(false)
         .with_ansi(std::io::stderr().is_terminal())
         .init();

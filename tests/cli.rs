@@ -484,7 +484,10 @@ async fn limit_takes_few_records_with_few_requests_and_deletes_nothing() {
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
             .unwrap();
     for (model, m) in report["models"].as_object().unwrap() {
-        assert!(m["written"].as_u64().unwrap() <= 1, "{model}: {m}");
+        // job posts feed the jobs' lookup: read in full, so the jobs' descriptions resolve
+        if model != "job_postings" {
+            assert!(m["written"].as_u64().unwrap() <= 1, "{model}: {m}");
+        }
         assert_eq!(m["deleted"], 0, "{model}: a limited run deletes nothing");
     }
     // the snapshot still holds every record of the full run, none flagged deleted

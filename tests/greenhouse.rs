@@ -454,3 +454,26 @@ async fn small_dataset_snapshot() {
     let all = snapshot_of(out.path(), MODELS);
     insta::assert_json_snapshot!("greenhouse_small_unified_output", all);
 }
+
+#[tokio::test]
+async fn a_limited_run_reads_lookup_streams_in_full_so_references_resolve() {
+    let sim = greenhouse::start(Size::Full, KEY, false, 0).await.unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let mut o = RunOptions::new(out.path().to_path_buf());
+    o.base_url = Some(url::Url::parse(&sim.url()).unwrap());
+    o.env = [("GREENHOUSE_API_KEY".to_owned(), KEY.to_owned())].into();
+    o.limit = Some(3);
+    let r = run(Arc::new(compile_file(Path::new(SPEC)).unwrap()), o)
+        .await
+        .unwrap();
+    // candidate tags name their tag by text: the tag list feeds a lookup, so it is whole
+    assert_eq!(r.status, Status::Success, "{:?}", r.models);
+    let d = sim.sim.data.read().unwrap().clone();
+    assert_eq!(read(out.path(), "tags").len(), d.tags.len());
+    assert_eq!(read(out.path(), "candidates").len(), 3);
+    assert!(
+        read(out.path(), "candidate_tags")
+            .iter()
+            .all(|t| !t["tag_id"].is_null())
+    );
+}

@@ -6,6 +6,7 @@ mod depth;
 pub mod http;
 pub mod map;
 pub mod output;
+pub mod progress;
 mod pager;
 pub mod record;
 pub mod transport;
@@ -266,7 +267,7 @@ pub async fn run_until(
             _ => None,
         })
         .collect();
-    let progress = Progress::new(opts.progress);
+    let progress = progress::Progress::new(opts.progress);
     let rc = RunCtx {
         plan: &plan,
         client: &client,
@@ -286,6 +287,7 @@ pub async fn run_until(
         cursors: &cursors,
         tokens: Mutex::new(Vec::new()),
         limit: opts.limit,
+        feeds_lookups: feeds_lookups(&plan),
     };
 
     let mut done = vec![false; plan.streams.len()];
@@ -376,6 +378,20 @@ pub async fn run_until(
         .write(&opts.out_dir)
         .map_err(|e| RunError::io(opts.out_dir.join("report.json"), e))?;
     Ok(report)
+}
+
+/// Per stream: whether its records feed a lookup, directly or through the streams derived
+/// from or fetched for them (streams come after those they depend on).
+fn feeds_lookups(plan: &Plan) -> Vec<bool> {
+    let mut full: Vec<bool> = plan.streams.iter().map(|s| !s.feeds.is_empty()).collect();
+    for (i, s) in plan.streams.iter().enumerate().rev() {
+        if full[i] {
+            for &d in &s.deps {
+                full[d] = true;
+            }
+        }
+    }
+    full
 }
 
 /// Completes on SIGINT or SIGTERM.
@@ -732,12 +748,14 @@ struct RunCtx<'a> {
     records: &'a [std::sync::atomic::AtomicU64],
     gates: &'a [Option<Gate>],
     spool_dir: PathBuf,
-    progress: &'a Progress,
+    progress: &'a progress::Progress,
     cursors: &'a [Option<DeltaValue>],
     /// Tokens that token-delta streams ended their walk with.
     tokens: Mutex<Vec<(String, String)>>,
     /// `--limit`: records per stream.
     limit: Option<u64>,
+    /// Per stream: whether its records feed a lookup (then `--limit` does not cut it).
+    feeds_lookups: Vec<bool>,
 }
 
 /// Writes a stream's records for the streams that read it later.
@@ -842,8 +860,19 @@ impl<'a> RunCtx<'a> {
 
     /// Whether `--limit` records of this stream were taken.
     fn limit_reached(&self, sid: StreamId) -> bool {
-        self.limit
+        self.limit_of(sid)
             .is_some_and(|l| self.records[sid].load(Ordering::Relaxed) >= l)
+    }
+
+    /// The `--limit` of a stream: none for streams whose records feed a lookup (directly or
+    /// through streams derived from or fetched for them), so lookups answer as in a full run
+    /// and a limited run's references resolve.
+    fn limit_of(&self, sid: StreamId) -> Option<u64> {
+        if self.feeds_lookups[sid] {
+            None
+        } else {
+            self.limit
+        }
     }
 
     /// Filters, feeds lookups, maps one record into the outbox; spools it for later streams.
@@ -1053,7 +1082,7 @@ impl<'a> RunCtx<'a> {
                                 break;
                             }
                             // with --limit, no page beyond the ones the limit needs
-                            if let Some(l) = self.limit {
+                            if let Some(l) = self.limit_of(sid) {
                                 taken += n;
                                 if taken >= l {
                                     pager.token = None;
@@ -1185,31 +1214,3 @@ impl ModelSlot {
     }
 }
 
-/// Progress bars on a terminal, nothing otherwise.
-struct Progress {
-    multi: Option<indicatif::MultiProgress>,
-}
-
-impl Progress {
-    fn new(on: bool) -> Self {
-        Progress {
-            multi: on.then(indicatif::MultiProgress::new),
-        }
-    }
-    fn bar(&self, name: &str) -> Option<indicatif::ProgressBar> {
-        let m = self.multi.as_ref()?;
-        let b = m.add(indicatif::ProgressBar::new_spinner());
-        b.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {prefix:>28} {msg} [{elapsed}]")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-        );
-        b.set_prefix(name.to_owned());
-        b.enable_steady_tick(std::time::Duration::from_millis(120));
-        Some(b)
-    }
-    fn clear(&self) {
-        if let Some(m) = &self.multi {
-            let _ = m.clear();
-        }
-    }
-}
