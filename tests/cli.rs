@@ -755,3 +755,51 @@ fn every_connector_matches_the_editor_schema() {
     .unwrap();
     assert!(!validator.is_valid(&bad));
 }
+
+#[test]
+fn the_readme_cli_reference_matches_help() {
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let start = readme.find("## CLI").unwrap();
+    let end = readme[start..].find("### Exit codes").unwrap() + start;
+    let reference = &readme[start..end];
+    let help = |args: &[&str]| {
+        let o = mapper().args(args).arg("--help").output().unwrap();
+        assert_eq!(o.status.code(), Some(0));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let top = help(&[]);
+    let commands: Vec<String> = top
+        .split("Commands:")
+        .nth(1)
+        .unwrap()
+        .split("Options:")
+        .next()
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .filter(|c| c != "help")
+        .collect();
+    assert!(commands.len() >= 8, "{commands:?}");
+    for c in &commands {
+        assert!(
+            reference.contains(&format!("mapper {c}")),
+            "README's CLI reference lacks `mapper {c}`"
+        );
+        for line in help(&[c]).lines() {
+            let Some(flag) = line
+                .split_whitespace()
+                .find(|w| w.starts_with("--"))
+                .map(|w| w.trim_end_matches(',').trim_end_matches("..."))
+            else {
+                continue;
+            };
+            if ["--help", "--verbose", "--quiet", "--version"].contains(&flag) {
+                continue;
+            }
+            assert!(
+                reference.contains(flag),
+                "README's CLI reference lacks `{flag}` of `mapper {c}`"
+            );
+        }
+    }
+}
