@@ -71,15 +71,12 @@ fn custom_questions(p: &Value) -> impl Iterator<Item = &Value> {
 
 /// The number of records each model should have, from the simulator's dataset.
 fn expected_counts(d: &Dataset) -> Vec<(&'static str, usize)> {
-    let questions: HashSet<String> = d
-        .job_posts
-        .iter()
+    let live = || d.job_posts.iter().filter(|p| p["active"] == true);
+    let questions: HashSet<String> = live()
         .flat_map(custom_questions)
         .map(question_id)
         .collect();
-    let job_questions: HashSet<(String, String)> = d
-        .job_posts
-        .iter()
+    let job_questions: HashSet<(String, String)> = live()
         .filter(|p| !p["job_id"].is_null())
         .flat_map(|p| custom_questions(p).map(move |q| (s(&p["job_id"]), question_id(q))))
         .collect();
@@ -340,9 +337,26 @@ async fn delta_sends_the_declared_filters() {
     let out = tempfile::tempdir().unwrap();
     let r = run_gh(&sim.url(), out.path(), false).await;
     assert_eq!(r.status, Status::Success, "{:?}", r.error);
+    // a candidate and a job change; their applications and posts do not
+    let (cand, job) = {
+        let mut d = sim.sim.data.write().unwrap();
+        let now = "2030-01-01T00:00:00.000Z";
+        d.candidates[0]["updated_at"] = now.into();
+        d.jobs[0]["updated_at"] = now.into();
+        (s(&d.candidates[0]["id"]), s(&d.jobs[0]["id"]))
+    };
+    let before_cands = by_remote(&read(out.path(), "candidates"));
+    let before_jobs = by_remote(&read(out.path(), "jobs"));
     sim.sim.log.lock().unwrap().clear();
     let r = run_gh(&sim.url(), out.path(), true).await;
     assert_eq!(r.status, Status::Success, "{:?}", r.error);
+    assert_eq!(r.models["candidates"].written, 1, "only the changed candidate");
+    // lookups still see every application and post: the values survive the delta run
+    let cands = by_remote(&read(out.path(), "candidates"));
+    assert!(!cands[&cand]["source"].is_null());
+    assert_eq!(cands[&cand]["source"], before_cands[&cand]["source"]);
+    let jobs = by_remote(&read(out.path(), "jobs"));
+    assert_eq!(jobs[&job]["description"], before_jobs[&job]["description"]);
     let seen = sim.sim.requests_seen();
     let with = |path: &str, param: &str| {
         seen.iter()
