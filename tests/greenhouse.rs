@@ -72,10 +72,7 @@ fn custom_questions(p: &Value) -> impl Iterator<Item = &Value> {
 /// The number of records each model should have, from the simulator's dataset.
 fn expected_counts(d: &Dataset) -> Vec<(&'static str, usize)> {
     let live = || d.job_posts.iter().filter(|p| p["active"] == true);
-    let questions: HashSet<String> = live()
-        .flat_map(custom_questions)
-        .map(question_id)
-        .collect();
+    let questions: HashSet<String> = live().flat_map(custom_questions).map(question_id).collect();
     let job_questions: HashSet<(String, String)> = live()
         .filter(|p| !p["job_id"].is_null())
         .flat_map(|p| custom_questions(p).map(move |q| (s(&p["job_id"]), question_id(q))))
@@ -350,7 +347,10 @@ async fn delta_sends_the_declared_filters() {
     sim.sim.log.lock().unwrap().clear();
     let r = run_gh(&sim.url(), out.path(), true).await;
     assert_eq!(r.status, Status::Success, "{:?}", r.error);
-    assert_eq!(r.models["candidates"].written, 1, "only the changed candidate");
+    assert_eq!(
+        r.models["candidates"].written, 1,
+        "only the changed candidate"
+    );
     // lookups still see every application and post: the values survive the delta run
     let cands = by_remote(&read(out.path(), "candidates"));
     assert!(!cands[&cand]["source"].is_null());

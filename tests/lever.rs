@@ -289,8 +289,21 @@ fn check_rules(d: &lever::Dataset, out: &Path) {
             desc.starts_with(s(&p["content"]["descriptionHtml"])),
             "{desc}"
         );
-        for l in arr(&p["content"]["lists"]) {
-            assert!(desc.contains(s(&l["content"])) && desc.contains(s(&l["text"])));
+        // the notes' table: descriptionHtml + each list's content + closingHtml, joined
+        let want: String = std::iter::once(s(&p["content"]["descriptionHtml"]))
+            .chain(arr(&p["content"]["lists"]).iter().map(|l| s(&l["content"])))
+            .chain(std::iter::once(s(&p["content"]["closingHtml"])))
+            .collect();
+        assert_eq!(desc, want, "{id}");
+        let headings: Vec<&str> = arr(&p["content"]["lists"])
+            .iter()
+            .map(|l| s(&l["text"]))
+            .collect();
+        if !headings.is_empty() {
+            assert_eq!(
+                j["custom_fields"]["list_headings"],
+                serde_json::json!(headings)
+            );
         }
         assert!(desc.ends_with(s(&p["content"]["closingHtml"])));
         assert_eq!(jp["description_html"], j["description"]);
@@ -423,7 +436,9 @@ fn check_rules(d: &lever::Dataset, out: &Path) {
                 Some(reason) if reasons[reason]["type"] == "hired" => {
                     hired += 1;
                     assert_eq!(r["outcome"], "HIRED");
-                    assert!(r["rejection_reason_name"].is_null() && r["rejected_at"].is_null());
+                    // the notes' table: the archive reason's text and time, hired too
+                    assert_eq!(r["rejection_reason_name"], reasons[reason]["text"]);
+                    assert_eq!(r["rejected_at"], iso(&a["archived"]["archivedAt"]));
                 }
                 Some(reason) => {
                     declined += 1;

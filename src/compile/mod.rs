@@ -1272,6 +1272,12 @@ impl Compiler<'_> {
             let max_pages = s
                 .max_pages
                 .map(|m| self.int_in(&format!("{p}.max_pages"), Some(m), 1, 100_000_000, 1));
+            if for_each.is_none() && !s.empty_on_status.is_empty() {
+                self.err(
+                    &format!("{p}.empty_on_status"),
+                    "`empty_on_status` goes with `for_each` (a parent without the sub-resource has no records); a top-level list that answers an error is a failed request, never an empty list that would delete what was synced",
+                );
+            }
             for (i, st) in s.empty_on_status.iter().enumerate() {
                 if !(100..=599).contains(st) {
                     self.err(

@@ -6,8 +6,8 @@ mod depth;
 pub mod http;
 pub mod map;
 pub mod output;
-pub mod progress;
 mod pager;
+pub mod progress;
 pub mod record;
 pub mod transport;
 pub mod writer;
@@ -1213,4 +1213,3 @@ impl ModelSlot {
         self.merged_dups.load(Ordering::Relaxed)
     }
 }
-
