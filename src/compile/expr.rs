@@ -129,6 +129,26 @@ pub fn normalize_datetime(s: &str) -> Option<String> {
         }
     };
     let dt = dt.to_offset(time::UtcOffset::UTC);
+    if (0..=9999).contains(&dt.year()) {
+        // what the format below writes, without interpreting a format description per value
+        let mut out = String::with_capacity(24);
+        let mut put = |n: u32, width: u32, sep: char| {
+            let mut div = 10u32.pow(width - 1);
+            while div > 0 {
+                out.push(char::from(b'0' + (n / div % 10) as u8));
+                div /= 10;
+            }
+            out.push(sep);
+        };
+        put(dt.year() as u32, 4, '-');
+        put(u8::from(dt.month()).into(), 2, '-');
+        put(dt.day().into(), 2, 'T');
+        put(dt.hour().into(), 2, ':');
+        put(dt.minute().into(), 2, ':');
+        put(dt.second().into(), 2, '.');
+        put(dt.nanosecond() / 1_000_000, 3, 'Z');
+        return Some(out);
+    }
     let f =
         format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
     dt.format(f).ok()
@@ -812,5 +832,22 @@ mod tests {
             "2024-04-02T08:30:44.500Z"
         );
         assert!(normalize_datetime("yesterday").is_none());
+        // the hand-written formatting agrees with the format description
+        let f = time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+        );
+        for s in [
+            "0000-01-01T00:00:00Z",
+            "0001-02-03T04:05:06.007Z",
+            "1969-12-31T23:59:59.9999999Z",
+            "2024-02-29T23:59:59.999+00:30",
+            "9999-12-31T23:59:59.999+01:00",
+            "2000-01-01T00:00:00.1234+14:00",
+        ] {
+            let dt = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                .unwrap()
+                .to_offset(time::UtcOffset::UTC);
+            assert_eq!(normalize_datetime(s).unwrap(), dt.format(f).unwrap(), "{s}");
+        }
     }
 }

@@ -226,7 +226,11 @@ pub async fn run_until(
         .collect();
     let writer = Writer::start(Box::new(store), outs)?;
 
-    let slots: Vec<ModelSlot> = selected.iter().map(ModelSlot::new).collect();
+    let slots: Vec<ModelSlot> = selected
+        .iter()
+        .enumerate()
+        .map(|(i, m)| ModelSlot::new(m, writer.fresh(ModelId(i))))
+        .collect();
     let model_of: Vec<Option<ModelId>> = plan
         .streams
         .iter()
@@ -953,9 +957,13 @@ impl<'a> RunCtx<'a> {
                             &map,
                             Some(&mapped.remote_data),
                         );
-                        out.items.push(Item::Record {
-                            value: Value::Object(map),
-                            encoded,
+                        let value = Value::Object(map);
+                        out.items.push(match slot.check_here {
+                            Some(schema) => Item::Checked {
+                                invalid: writer::validate(schema, &value),
+                                encoded,
+                            },
+                            None => Item::Record { value, encoded },
                         });
                     }
                 }
@@ -1185,11 +1193,15 @@ struct ModelSlot {
     merged_dups: std::sync::atomic::AtomicU64,
     /// Enum values no map knew, by field.
     unmapped: map::Unmapped,
+    /// A model new to the state: its records are validated where they are mapped, with
+    /// this schema ([`Item::Checked`]).
+    check_here: Option<&'static crate::compile::schema::ModelSchema>,
 }
 
 impl ModelSlot {
-    fn new(m: &Selected) -> Self {
+    fn new(m: &Selected, fresh: bool) -> Self {
         ModelSlot {
+            check_here: fresh.then_some(m.schema),
             pending: std::sync::atomic::AtomicUsize::new(m.streams.len()),
             merged: (m.duplicates == Some(crate::spec::Duplicates::Merge))
                 .then(|| Mutex::new(indexmap::IndexMap::new())),

@@ -251,12 +251,7 @@ impl<'a, 'r> Pager<'a, 'r> {
         }
 
         let n = recs.len() as u64;
-        let body_hash = {
-            use std::hash::{Hash, Hasher};
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            resp.body.hash(&mut h);
-            h.finish()
-        };
+        let body_hash = xxhash_rust::xxh3::xxh3_64(&resp.body);
         if n > 0 && self.last_body.replace(body_hash) == Some(body_hash) {
             return Err(self.fail(format!(
                 "pagination repeats itself: {what} answered the same page as the request before (does the API ignore the page parameter?)"

@@ -29,6 +29,15 @@ pub enum Item {
         /// The record serialised once.
         encoded: Encoded,
     },
+    /// A record of a model new to the state, validated where it was mapped: every record
+    /// of such a model is new, so it is validated anyway, and its value need not travel
+    /// to the writer (nor be freed there).
+    Checked {
+        /// The record serialised once.
+        encoded: Encoded,
+        /// The first schema violations (pointer, reasons), as [`validate`] reports them.
+        invalid: Option<(String, String)>,
+    },
     /// A record that could not be mapped. When its id is known it still counts as seen.
     Failed {
         /// Unified id, when known.
@@ -116,6 +125,8 @@ struct ModelState {
 pub struct Writer {
     tx: mpsc::Sender<Msg>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// Per model: whether the state had no record of it before the run.
+    fresh: Vec<bool>,
 }
 
 impl Writer {
@@ -139,6 +150,7 @@ impl Writer {
                 tombstones: Vec::new(),
             });
         }
+        let fresh = states.iter().map(|m| m.fresh.is_some()).collect();
         // a snapshot left stale by a run killed after its commit is rewritten first
         for m in &mut states {
             let target = m.out.target.display().to_string();
@@ -172,7 +184,14 @@ impl Writer {
         Ok(Writer {
             tx,
             thread: Some(thread),
+            fresh,
         })
+    }
+
+    /// Whether the state had no record of model `m` before the run: then every record of
+    /// it is new and validated, and may be validated where it is mapped ([`Item::Checked`]).
+    pub fn fresh(&self, m: ModelId) -> bool {
+        self.fresh.get(m.0).copied().unwrap_or(false)
     }
 
     /// A sender for stream tasks.
@@ -241,54 +260,9 @@ impl Worker<'_> {
                 }
                 reject(ms, remote_id, pointer, reason);
             }
-            Item::Record { value, encoded } => {
-                // a model new to the state has no prior records: a second record with the
-                // same id is caught by the state's unique key instead of a lookup
-                let prior = match ms.fresh {
-                    Some(_) => None,
-                    None => store.prior(name, &encoded.id)?,
-                };
-                if prior.as_ref().is_some_and(|p| p.seen) {
-                    duplicate(ms, &encoded);
-                    return Ok(());
-                }
-                let unchanged = prior.as_ref().is_some_and(|p| p.hash.matches(&encoded));
-                if !unchanged && let Some((pointer, reason)) = validate(ms.out.schema, &value) {
-                    if let Some(p) = &prior
-                        && store.touch(p)?
-                    {
-                        ms.result.changes.undeleted += 1;
-                    }
-                    reject(ms, encoded.remote_id.clone(), pointer, reason);
-                    return Ok(());
-                }
-                drop(value);
-                let applied = match store.put(name, &encoded, prior.as_ref()) {
-                    Err(crate::state::StateError::Duplicate) => {
-                        duplicate(ms, &encoded);
-                        return Ok(());
-                    }
-                    other => other?,
-                };
-                let c = &mut ms.result.changes;
-                match applied.change {
-                    Change::Created => c.created += 1,
-                    Change::Updated => c.updated += 1,
-                    Change::Unchanged => c.unchanged += 1,
-                }
-                c.deleted += applied.newly_deleted as u64;
-                c.undeleted += applied.undeleted as u64;
-                ms.result.written += 1;
-                if let Some(f) = &mut ms.fresh {
-                    crate::state::write_line(
-                        f,
-                        &encoded.content,
-                        encoded.split,
-                        &applied.changed_at,
-                        applied.deleted_at.as_deref(),
-                    )
-                    .map_err(|e| RunError::io(&ms.partial, e))?;
-                }
+            Item::Record { value, encoded } => record(store, ms, encoded, Verdict::Pending(value))?,
+            Item::Checked { encoded, invalid } => {
+                record(store, ms, encoded, Verdict::Done(invalid))?
             }
         }
         Ok(())
@@ -406,6 +380,79 @@ impl Worker<'_> {
     }
 }
 
+/// Whether a record is valid: to be seen (its value), or seen where it was mapped.
+enum Verdict {
+    Pending(Value),
+    Done(Option<(String, String)>),
+}
+
+impl Verdict {
+    fn check(&mut self, schema: &ModelSchema) -> Option<(String, String)> {
+        match self {
+            Verdict::Pending(v) => validate(schema, v),
+            Verdict::Done(invalid) => invalid.take(),
+        }
+    }
+}
+
+/// Applies a mapped record: a duplicate, invalid, or put into the state (and the fresh file).
+fn record(
+    store: &mut dyn Store,
+    ms: &mut ModelState,
+    encoded: Encoded,
+    mut verdict: Verdict,
+) -> Result<(), RunError> {
+    let name = ms.out.schema.name;
+    // a model new to the state has no prior records: a second record with the
+    // same id is caught by the state's unique key instead of a lookup
+    let prior = match ms.fresh {
+        Some(_) => None,
+        None => store.prior(name, &encoded.id)?,
+    };
+    if prior.as_ref().is_some_and(|p| p.seen) {
+        duplicate(ms, &encoded);
+        return Ok(());
+    }
+    let unchanged = prior.as_ref().is_some_and(|p| p.hash.matches(&encoded));
+    if !unchanged && let Some((pointer, reason)) = verdict.check(ms.out.schema) {
+        if let Some(p) = &prior
+            && store.touch(p)?
+        {
+            ms.result.changes.undeleted += 1;
+        }
+        reject(ms, encoded.remote_id.clone(), pointer, reason);
+        return Ok(());
+    }
+    drop(verdict);
+    let applied = match store.put(name, &encoded, prior.as_ref()) {
+        Err(crate::state::StateError::Duplicate) => {
+            duplicate(ms, &encoded);
+            return Ok(());
+        }
+        other => other?,
+    };
+    let c = &mut ms.result.changes;
+    match applied.change {
+        Change::Created => c.created += 1,
+        Change::Updated => c.updated += 1,
+        Change::Unchanged => c.unchanged += 1,
+    }
+    c.deleted += applied.newly_deleted as u64;
+    c.undeleted += applied.undeleted as u64;
+    ms.result.written += 1;
+    if let Some(f) = &mut ms.fresh {
+        crate::state::write_line(
+            f,
+            &encoded.content,
+            encoded.split,
+            &applied.changed_at,
+            applied.deleted_at.as_deref(),
+        )
+        .map_err(|e| RunError::io(&ms.partial, e))?;
+    }
+    Ok(())
+}
+
 /// Writes a model's snapshot: the file written during the run (a fresh model), or a stream
 /// of the state; then renames it into place and tells the state.
 fn publish(store: &mut dyn Store, m: &mut ModelState) -> Result<(), RunError> {
@@ -454,7 +501,7 @@ fn reject(ms: &mut ModelState, remote_id: Option<String>, pointer: String, reaso
 }
 
 /// The first schema violations of a record: the pointer of the first and every reason.
-fn validate(schema: &ModelSchema, record: &Value) -> Option<(String, String)> {
+pub(crate) fn validate(schema: &ModelSchema, record: &Value) -> Option<(String, String)> {
     if schema.validator.is_valid(record) {
         return None;
     }
