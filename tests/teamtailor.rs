@@ -670,26 +670,12 @@ async fn ids_stable_deletions_reported_and_delta_filtered() {
 #[tokio::test]
 async fn wrong_key_fails_with_exit_1_naming_the_401() {
     let sim = tt::start(Size::Small, KEY, false, 0).await.unwrap();
-    let url = sim.url();
-    let out = tempfile::tempdir().unwrap();
-    let dir = out.path().to_path_buf();
-    let o = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_mapper"))
-            .args(["run", SPEC, "--base-url", &url, "--out"])
-            .arg(&dir)
-            .env("TEAMTAILOR_API_KEY", "not-the-key")
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert_eq!(o.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&o.stderr);
+    let (code, stderr) = support::run_with_wrong_key(SPEC, &sim.url(), "TEAMTAILOR_API_KEY").await;
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains("401 Unauthorized") && stderr.contains("/v1/"),
         "{stderr}"
     );
-    assert!(!stderr.contains("not-the-key"));
 }
 
 /// The one test with the simulator's rate limit on (50 per rolling 10 s). First most of the

@@ -136,3 +136,46 @@ pub fn assert_same_ids(a: &Path, b: &Path, models: &[&str]) {
         assert_eq!(ids(a), ids(b), "{model}");
     }
 }
+
+/// `mapper run SPEC --base-url URL` with `var` set to a key the server refuses: the exit
+/// code and stderr (the binary runs off the async runtime, so the server keeps serving).
+pub async fn run_with_wrong_key(spec: &str, url: &str, var: &str) -> (Option<i32>, String) {
+    let (spec, url, var) = (spec.to_owned(), url.to_owned(), var.to_owned());
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().to_path_buf();
+    let o = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_mapper"))
+            .args(["run", &spec, "--base-url", &url, "--out"])
+            .arg(&dir)
+            .env(&var, "not-the-key")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(
+        !stderr.contains("not-the-key"),
+        "the key is never shown: {stderr}"
+    );
+    (o.status.code(), stderr)
+}
+
+/// `mapper run SPEC --sandbox` with the credential `var` unset: its report.json, after
+/// checking the run succeeded.
+pub fn sandbox_report(spec: &str, var: &str) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mapper"))
+        .args(["run", spec, "--sandbox", "--out"])
+        .arg(dir.path())
+        .env_remove(var)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap()).unwrap()
+}
