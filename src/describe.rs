@@ -103,7 +103,7 @@ fn pagination_kind(p: &Pagination) -> &'static str {
 /// Describes a compiled connector.
 pub fn describe(plan: &Plan) -> Description {
     let cov = crate::coverage::of(plan, &plan.file.display().to_string());
-    let name_of = |i: usize| plan.streams[i].name.clone();
+    let name_of = |i: crate::compile::StreamId| plan.streams[i].name.clone();
     let streams = plan
         .streams
         .iter()

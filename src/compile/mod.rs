@@ -420,7 +420,7 @@ impl Compiler<'_> {
             let p = format!("lookups.{name}");
             let (stream, side_load) = match (&l.stream, &l.side_load) {
                 (Some(st), None) => {
-                    let stream = names.iter().position(|n| n == st);
+                    let stream = names.iter().position(|n| n == st).map(StreamId);
                     if stream.is_none() {
                         self.err(
                             &format!("{p}.stream"),
@@ -433,7 +433,8 @@ impl Compiler<'_> {
                     (stream, None)
                 }
                 (None, Some(sl)) => match self.jsonpath(&format!("{p}.side_load"), sl) {
-                    Some(jp) => (Some(usize::MAX), Some(jp)),
+                    // side-loaded: no stream (a placeholder that indexes nothing)
+                    Some(jp) => (Some(StreamId(usize::MAX)), Some(jp)),
                     None => (None, None),
                 },
                 _ => {
@@ -499,15 +500,15 @@ impl Compiler<'_> {
             }
         }
         for (li, l) in lookups.iter().enumerate() {
-            if let Some(s) = streams.get_mut(l.stream) {
-                s.feeds.push(li);
+            if let Some(s) = streams.get_mut(l.stream.0) {
+                s.feeds.push(LookupId(li));
             }
         }
         // spooled: read by another stream after it finishes
         for i in 0..streams.len() {
             let read_by_child = streams.iter().any(|s| match &s.source {
-                Source::Http(h) => h.for_each == Some(i),
-                Source::Derive { from, .. } => *from == i,
+                Source::Http(h) => h.for_each == Some(StreamId(i)),
+                Source::Derive { from, .. } => *from == StreamId(i),
                 Source::Static(_) => false,
             });
             streams[i].spooled = read_by_child;
@@ -526,9 +527,9 @@ impl Compiler<'_> {
             }
         };
         // Re-number streams in dependency order.
-        let mut renumber = vec![0; streams.len()];
+        let mut renumber = vec![StreamId(0); streams.len()];
         for (new, &old) in order.iter().enumerate() {
-            renumber[old] = new;
+            renumber[old] = StreamId(new);
         }
         let mut slots: Vec<Option<Stream>> = streams.into_iter().map(Some).collect();
         let mut streams: Vec<Stream> = order.iter().map(|&o| slots[o].take().unwrap()).collect();
@@ -551,13 +552,13 @@ impl Compiler<'_> {
                     .iter()
                     .enumerate()
                     .filter(|(_, s)| s.output.as_ref().is_some_and(|o| o.model.name == m))
-                    .map(|(i, _)| i)
+                    .map(|(i, _)| StreamId(i))
                     .collect();
                 let tombstones: Vec<StreamId> = streams
                     .iter()
                     .enumerate()
                     .filter(|(_, s)| s.tombstone.as_ref().is_some_and(|t| t.model == m))
-                    .map(|(i, _)| i)
+                    .map(|(i, _)| StreamId(i))
                     .collect();
                 (!ids.is_empty()).then(|| ModelInfo {
                     name: schema::model(m).unwrap().name,
@@ -942,7 +943,7 @@ impl Compiler<'_> {
         key: Option<&String>,
         env: &Names,
     ) -> Option<(LookupId, Option<KeyExpr>)> {
-        let Some(lookup) = env.lookups.iter().position(|n| n == name) else {
+        let Some(lookup) = env.lookups.iter().position(|n| n == name).map(LookupId) else {
             self.err(
                 &format!("{p}.lookup"),
                 format!(
@@ -1195,7 +1196,7 @@ impl Compiler<'_> {
             );
         }
         let stream_ref = |c: &mut Self, field: &str, target: &str| -> Option<StreamId> {
-            let id = env.streams.iter().position(|n| n == target);
+            let id = env.streams.iter().position(|n| n == target).map(StreamId);
             if id.is_none() {
                 c.err(
                     &format!("{p}.{field}"),
@@ -1979,7 +1980,7 @@ fn topo_order(streams: &[Stream]) -> Result<Vec<usize>, usize> {
         }
         state[i] = 1;
         for &d in &streams[i].deps {
-            visit(d, streams, state, order)?;
+            visit(d.0, streams, state, order)?;
         }
         state[i] = 2;
         order.push(i);

@@ -10,10 +10,41 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Index of a stream in [`Plan::streams`].
-pub type StreamId = usize;
-/// Index of a lookup in [`Plan::lookups`].
-pub type LookupId = usize;
+/// Index of a stream in [`Plan::streams`] (and of every per-stream table of a run).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StreamId(pub usize);
+/// Index of a lookup in [`Plan::lookups`] (and of every per-lookup table of a run).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LookupId(pub usize);
+
+macro_rules! index_by {
+    ($id:ty) => {
+        impl<T> std::ops::Index<$id> for [T] {
+            type Output = T;
+            fn index(&self, i: $id) -> &T {
+                &self[i.0]
+            }
+        }
+        impl<T> std::ops::IndexMut<$id> for [T] {
+            fn index_mut(&mut self, i: $id) -> &mut T {
+                &mut self[i.0]
+            }
+        }
+        impl<T> std::ops::Index<$id> for Vec<T> {
+            type Output = T;
+            fn index(&self, i: $id) -> &T {
+                &self[i.0]
+            }
+        }
+        impl<T> std::ops::IndexMut<$id> for Vec<T> {
+            fn index_mut(&mut self, i: $id) -> &mut T {
+                &mut self[i.0]
+            }
+        }
+    };
+}
+index_by!(StreamId);
+index_by!(LookupId);
 
 /// A compiled connector.
 #[derive(Debug)]
@@ -762,6 +793,9 @@ pub struct ModelInfo {
 impl Plan {
     /// The stream with this name.
     pub fn stream(&self, name: &str) -> Option<StreamId> {
-        self.streams.iter().position(|s| s.name == name)
+        self.streams
+            .iter()
+            .position(|s| s.name == name)
+            .map(StreamId)
     }
 }

@@ -126,7 +126,7 @@ pub fn eval_key_for(k: &KeyExpr, rec: &Rec, env: &Env) -> Result<Value, String> 
 /// The value lookup `l` holds for `key` evaluated on the record (the single entry of a
 /// lookup without key).
 fn lookup_value<'e>(
-    l: usize,
+    l: crate::compile::LookupId,
     key: Option<&KeyExpr>,
     ctx: &Ctx<'e>,
 ) -> Result<Option<&'e Value>, String> {
@@ -140,7 +140,7 @@ fn lookup_value<'e>(
     if let Some(found) = ctx.rec.side_loaded(l, &k) {
         return Ok(found);
     }
-    Ok(ctx.env.lookups.get(l).and_then(|idx| idx.get(&k)))
+    Ok(ctx.env.lookups.get(l.0).and_then(|idx| idx.get(&k)))
 }
 
 fn eval(vm: &ValueMap, ctx: &Ctx) -> Result<Value, String> {

@@ -567,7 +567,7 @@ fn exploded(
             };
             let found = match parent.side_loaded(*lookup, &k) {
                 Some(f) => f,
-                None => env.lookups.get(*lookup).and_then(|i| i.get(&k)),
+                None => env.lookups.get(lookup.0).and_then(|i| i.get(&k)),
             };
             match (found, path) {
                 (None, _) | (Some(Value::Null), None) => Vec::new(),
@@ -776,7 +776,7 @@ struct Outbox {
 
 impl<'a> RunCtx<'a> {
     fn spool_path(&self, s: StreamId) -> PathBuf {
-        self.spool_dir.join(format!("{s}.ndjson"))
+        self.spool_dir.join(format!("{}.ndjson", s.0))
     }
 
     /// Runs the needed streams level by level: a stream starts when everything it depends
@@ -791,6 +791,7 @@ impl<'a> RunCtx<'a> {
         for lv in 0..=level.iter().copied().max().unwrap_or(0) {
             let ids: Vec<StreamId> = (0..plan.streams.len())
                 .filter(|i| level[*i] == lv && needed[*i])
+                .map(StreamId)
                 .collect();
             let results = futures::future::join_all(ids.iter().map(|&i| self.run_stream(i))).await;
             for (i, r) in ids.iter().zip(results) {

@@ -79,10 +79,10 @@ impl Rec {
 
     /// The value side-loaded lookup `l` holds for `key`, on this record's page or the
     /// nearest ancestor's that has the lookup. `None` when no page here side-loads it.
-    pub fn side_loaded(&self, l: usize, key: &str) -> Option<Option<&Value>> {
+    pub fn side_loaded(&self, l: crate::compile::LookupId, key: &str) -> Option<Option<&Value>> {
         let mut cur = Some(self);
         while let Some(r) = cur {
-            if let Some(idx) = r.side.as_ref().and_then(|s| s.0.get(&l)) {
+            if let Some(idx) = r.side.as_ref().and_then(|s| s.0.get(&l.0)) {
                 return Some(idx.get(key));
             }
             cur = r.parent.as_deref();
