@@ -51,3 +51,24 @@ impl Progress {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_lines_run_with_and_without_bars_and_the_bars_go_away() {
+        assert_eq!(suspend(|| 1), 1);
+        let p = Progress::new(true);
+        let bar = p.bar("candidates").unwrap();
+        assert!(ACTIVE.read().unwrap().is_some(), "bars on screen are known");
+        assert_eq!(suspend(|| 2), 2);
+        bar.finish_and_clear();
+        p.clear();
+        assert!(
+            ACTIVE.read().unwrap().is_none(),
+            "cleared bars are forgotten"
+        );
+        assert!(Progress::new(false).bar("x").is_none());
+    }
+}
