@@ -46,17 +46,12 @@ pub fn title_of(model: &str) -> String {
     }
 }
 
-fn auth_lines(auth: &Auth, plan: &Plan) -> Vec<String> {
+/// One line per auth alternative: its kind and the variables it reads.
+pub fn auth_lines(auth: &Auth, plan: &Plan) -> Vec<String> {
     let env = |names: Vec<String>| -> String {
         names
             .iter()
-            .map(|n| {
-                plan.inputs
-                    .iter()
-                    .find(|i| &i.name == n)
-                    .map(|i| format!("`{}`", i.env))
-                    .unwrap_or_else(|| n.clone())
-            })
+            .map(|n| format!("`{}`", plan.env_of(n)))
             .collect::<Vec<_>>()
             .join(" + ")
     };

@@ -791,6 +791,14 @@ pub struct ModelInfo {
 }
 
 impl Plan {
+    /// The environment variable of an input (its name when the connector declares none).
+    pub fn env_of(&self, input: &str) -> String {
+        self.inputs
+            .iter()
+            .find(|i| i.name == input)
+            .map_or_else(|| input.to_owned(), |i| i.env.clone())
+    }
+
     /// The stream with this name.
     pub fn stream(&self, name: &str) -> Option<StreamId> {
         self.streams

@@ -3,7 +3,7 @@
 
 use super::http::{self, Client, Counters};
 use super::record::Scope;
-use super::{RunError, RunOptions, map, resolve_inputs, transport};
+use super::{RunError, RunOptions, resolve_inputs, transport};
 use crate::compile::{Auth, Plan, RequestParts, Source};
 use minijinja::Value as MjValue;
 use std::sync::Arc;
@@ -44,13 +44,16 @@ pub async fn check(plan: Arc<Plan>, opts: RunOptions) -> Result<Vec<CheckOutcome
     };
     let mut out = Vec::new();
     for auth in alternatives {
-        let label = auth.map_or_else(|| "no auth".to_owned(), |a| label(&plan, a));
+        let label = auth.map_or_else(
+            || "no auth".to_owned(),
+            |a| crate::coverage::auth_lines(a, &plan).join("; "),
+        );
         let missing: Vec<String> = auth
             .map(|a| a.inputs())
             .unwrap_or_default()
             .iter()
             .filter(|n| inputs.get_attr(n).map_or(true, |v| v.is_undefined()))
-            .map(|n| env_of(&plan, n))
+            .map(|n| plan.env_of(n))
             .collect();
         if !missing.is_empty() {
             out.push(CheckOutcome {
@@ -105,22 +108,13 @@ async fn send(
     parts: &RequestParts<'_>,
     scope: &MjValue,
 ) -> Result<(String, CheckResult), RunError> {
-    let spec_err = |e: String| RunError::Spec(format!("check request: {e}"));
-    let path = parts.path.render(scope).map_err(spec_err)?;
-    let mut query = Vec::new();
-    for (k, ts) in parts.query {
-        for t in ts {
-            query.push((k.clone(), t.render(scope).map_err(spec_err)?));
-        }
-    }
-    let mut headers = Vec::new();
-    for (k, t) in parts.headers {
-        headers.push((k.clone(), t.render(scope).map_err(spec_err)?));
-    }
-    let body = match parts.body {
-        Some(b) => Some(b.render(scope).map_err(spec_err)?),
-        None => None,
-    };
+    let super::pager::Rendered {
+        path,
+        query,
+        headers,
+        body,
+    } = super::pager::render(parts, scope)
+        .map_err(|e| RunError::Spec(format!("check request: {e}")))?;
     let url = client.url_for(&path, &query).map_err(RunError::Usage)?;
     let what = format!("{} {}", parts.method, client.redactor.redact(url.as_str()));
     let counters = Counters::default();
@@ -140,49 +134,17 @@ async fn send(
     }
     if let Some(ew) = parts.error_when {
         let mut m = std::collections::BTreeMap::new();
+        m.insert("inputs", scope.get_attr("inputs").unwrap_or_default());
         m.insert("response", MjValue::from(minijinja::value::Serde(&body)));
-        if ew.condition.is_true(&MjValue::from(m)).unwrap_or(false) {
-            let message = ew
-                .message
-                .as_ref()
-                .and_then(|p| p.first(&body))
-                .and_then(map::key_text)
-                .unwrap_or_else(|| "no message".into());
-            return Ok((
-                what,
-                CheckResult::Failed(
-                    Some(r.status),
-                    format!(
-                        "an error inside a 2xx answer: {}",
-                        client.redactor.redact(&message)
-                    ),
-                ),
-            ));
+        let found = super::pager::answer_error(ew, &MjValue::from(m), &body)
+            .map_err(|e| RunError::Spec(format!("error_when: {e}")))?;
+        if let Some(message) = found {
+            let why = format!(
+                "an error inside a 2xx answer: {}",
+                client.redactor.redact(&message)
+            );
+            return Ok((what, CheckResult::Failed(Some(r.status), why)));
         }
     }
     Ok((what, CheckResult::Ok(r.status)))
-}
-
-fn env_of(plan: &Plan, name: &str) -> String {
-    plan.inputs
-        .iter()
-        .find(|i| i.name == name)
-        .map_or_else(|| name.to_owned(), |i| i.env.clone())
-}
-
-/// `kind (ENV, ENV)`.
-fn label(plan: &Plan, a: &Auth) -> String {
-    let kind = match a {
-        Auth::ApiKey { .. } => "api_key",
-        Auth::Bearer { .. } => "bearer",
-        Auth::Basic { .. } => "basic",
-        Auth::OAuth2 { .. } => "oauth2_client_credentials",
-        Auth::AnyOf(_) => "any_of",
-    };
-    let envs: Vec<String> = a.inputs().iter().map(|n| env_of(plan, n)).collect();
-    if envs.is_empty() {
-        kind.to_owned()
-    } else {
-        format!("{kind} ({})", envs.join(", "))
-    }
 }

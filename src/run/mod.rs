@@ -664,13 +664,7 @@ fn resolve_inputs<'p>(
             values.insert(i.name.clone(), v);
         }
     }
-    let env_of = |name: &str| {
-        plan.inputs
-            .iter()
-            .find(|i| i.name == name)
-            .map(|i| i.env.clone())
-            .unwrap_or_else(|| name.to_owned())
-    };
+    let env_of = |name: &str| plan.env_of(name);
     let auth_inputs: Vec<String> = plan.auth.as_ref().map(|a| a.inputs()).unwrap_or_default();
     // inputs outside auth are required
     let missing: Vec<String> = plan

@@ -4,7 +4,7 @@
 use super::record::{Rec, Scope, SideLoads};
 use super::{DeltaValue, RunCtx, RunError, http, map};
 use crate::compile::jsonpath::JsonPath;
-use crate::compile::{HttpSource, Pagination, StreamId};
+use crate::compile::{ErrorWhen, HttpSource, Pagination, RequestParts, StreamId};
 use crate::spec::Inject;
 use minijinja::Value as MjValue;
 use serde_json::Value;
@@ -19,6 +19,54 @@ fn body_u64(path: &Option<JsonPath>, body: &Value) -> Option<u64> {
 
 /// One request of a walk: its URL, JSON body and headers.
 type Outgoing = (url::Url, Option<Value>, Vec<(String, String)>);
+
+/// A request's templates rendered for one scope.
+pub(super) struct Rendered {
+    pub(super) path: String,
+    pub(super) query: Vec<(String, String)>,
+    pub(super) headers: Vec<(String, String)>,
+    pub(super) body: Option<Value>,
+}
+
+/// Renders a request's path, query, headers and body (a stream's first page, or the `check:`
+/// request) for one scope.
+pub(super) fn render(parts: &RequestParts<'_>, scope: &MjValue) -> Result<Rendered, String> {
+    let mut query = Vec::new();
+    for (k, ts) in parts.query {
+        for t in ts {
+            query.push((k.clone(), t.render(scope)?));
+        }
+    }
+    let mut headers = Vec::new();
+    for (k, t) in parts.headers {
+        headers.push((k.clone(), t.render(scope)?));
+    }
+    Ok(Rendered {
+        path: parts.path.render(scope)?,
+        query,
+        headers,
+        body: parts.body.map(|b| b.render(scope)).transpose()?,
+    })
+}
+
+/// The message of an error inside a 2xx answer, when `error_when` says the body is one;
+/// `scope` holds `response` (and the request's variables).
+pub(super) fn answer_error(
+    ew: &ErrorWhen,
+    scope: &MjValue,
+    body: &Value,
+) -> Result<Option<String>, String> {
+    if !ew.condition.is_true(scope)? {
+        return Ok(None);
+    }
+    Ok(Some(
+        ew.message
+            .as_ref()
+            .and_then(|m| m.first(body))
+            .and_then(map::key_text)
+            .unwrap_or_else(|| "no message".into()),
+    ))
+}
 
 /// Walks the pages of one request (for one parent, or the top level).
 pub(super) struct Pager<'a, 'r> {
@@ -60,22 +108,13 @@ impl<'a, 'r> Pager<'a, 'r> {
     ) -> Result<Self, RunError> {
         let name = &rc.plan.streams[sid].name;
         let scope = Scope::request(rc.inputs, parent.as_deref());
-        let err = |e: String| RunError::Spec(format!("streams.{name}.request: {e}"));
-        let path = h.path.render(&scope).map_err(err)?;
-        let mut base_query = Vec::new();
-        for (k, ts) in &h.query {
-            for t in ts {
-                base_query.push((k.clone(), t.render(&scope).map_err(err)?));
-            }
-        }
-        let mut headers = Vec::new();
-        for (k, t) in &h.headers {
-            headers.push((k.clone(), t.render(&scope).map_err(err)?));
-        }
-        let base_body = match &h.body {
-            Some(b) => Some(b.render(&scope).map_err(err)?),
-            None => None,
-        };
+        let Rendered {
+            path,
+            query: base_query,
+            headers,
+            body: base_body,
+        } = render(&h.parts(), &scope)
+            .map_err(|e| RunError::Spec(format!("streams.{name}.request: {e}")))?;
         let (page_no, offset) = match &h.pagination {
             Pagination::PageNumber { start, .. } => (*start, 0),
             _ => (0, 0),
@@ -456,19 +495,11 @@ impl<'a, 'r> Pager<'a, 'r> {
         let Some(ew) = &self.h.error_when else {
             return Ok(());
         };
-        let is_error = ew
-            .condition
-            .is_true(&self.response_scope(body))
-            .map_err(|e| self.fail(format!("error_when: {e}")))?;
-        if !is_error {
+        let Some(message) = answer_error(ew, &self.response_scope(body), body)
+            .map_err(|e| self.fail(format!("error_when: {e}")))?
+        else {
             return Ok(());
-        }
-        let message = ew
-            .message
-            .as_ref()
-            .and_then(|m| m.first(body))
-            .and_then(map::key_text)
-            .unwrap_or_else(|| "no message".into());
+        };
         Err(self.fail(format!(
             "{what} answered an error inside a 2xx answer: {}",
             self.rc.client.redactor.redact(&message)
