@@ -12,6 +12,7 @@ pub mod record;
 pub mod transport;
 pub mod writer;
 
+use crate::compile::ModelMap;
 use crate::compile::{Plan, Source, StreamId};
 use crate::secret::{Redactor, Secret};
 use crate::spec::DeltaFormat;
@@ -883,99 +884,51 @@ impl<'a> RunCtx<'a> {
         env: &Env,
         out: &mut Outbox,
     ) -> Result<(), RunError> {
-        let s = &self.plan.streams[sid];
-        if self.limit_reached(sid) {
+        if !self.admit(sid, &rec, env, out)? {
             return Ok(());
         }
+        if let (Some(mm), Some(m)) = (&self.plan.streams[sid].output, self.model_of[sid]) {
+            map_one(mm, &self.slots[m.0], &rec, env, &mut out.items);
+        }
+        spool_rec(spool, &rec)
+    }
+
+    /// The order-sensitive part of taking a record: `--limit`, the stream's filter, its
+    /// count, the lookups it feeds and its tombstone. Whether the record is kept.
+    fn admit(
+        &self,
+        sid: StreamId,
+        rec: &Rec,
+        env: &Env,
+        out: &mut Outbox,
+    ) -> Result<bool, RunError> {
+        let s = &self.plan.streams[sid];
+        if self.limit_reached(sid) {
+            return Ok(false);
+        }
         if let Some(f) = &s.filter {
-            match f.is_true(&Scope::record(self.inputs, &rec, None)) {
+            match f.is_true(&Scope::record(self.inputs, rec, None)) {
                 Ok(true) => {}
-                Ok(false) => return Ok(()),
+                Ok(false) => return Ok(false),
                 Err(e) => return Err(RunError::Spec(format!("streams.{}.filter: {e}", s.name))),
             }
         }
         self.records[sid].fetch_add(1, Ordering::Relaxed);
         for &l in &s.feeds {
             lock(&self.lookups[l])
-                .add(&self.plan.lookups[l], &rec, env)
+                .add(&self.plan.lookups[l], rec, env)
                 .map_err(|e| {
                     RunError::Spec(format!("lookups.{}: {e}", self.plan.lookups[l].name))
                 })?;
         }
         if let (Some(t), Some(_)) = (&s.tombstone, self.model_of[sid]) {
-            let (id, at) = map::tombstone(t, &rec, env)
+            let (id, at) = map::tombstone(t, rec, env)
                 .map_err(|e| RunError::Spec(format!("streams.{}.deletes: {e}", s.name)))?;
             if let Some(id) = id {
                 out.items.push(Item::Tombstone { id, deleted_at: at });
             }
         }
-        if let (Some(mm), Some(m)) = (&s.output, self.model_of[sid]) {
-            let mapped = map::map_record(mm, &rec, env);
-            let slot = &self.slots[m.0];
-            if let Some((pointer, reason)) = &rec.defect {
-                // seen (when its id could be read), but not mapped from a cut payload
-                out.items.push(Item::Failed {
-                    id: mapped.id.clone(),
-                    remote_id: mapped.remote_id.clone(),
-                    pointer: pointer.clone(),
-                    reason: reason.clone(),
-                });
-            } else {
-                self.route(slot, mapped, out);
-            }
-        }
-        if let Some(sp) = spool {
-            serde_json::to_writer(&mut sp.file, &rec)
-                .map_err(|e| RunError::io(&sp.path, e.into()))?;
-            sp.file
-                .write_all(b"\n")
-                .map_err(|e| RunError::io(&sp.path, e))?;
-        }
-        Ok(())
-    }
-
-    /// Sends a mapped record on: merged (`duplicates: merge`), or serialised into the outbox.
-    fn route(&self, slot: &ModelSlot, mapped: map::Mapped<'_>, out: &mut Outbox) {
-        match (&mapped.record, mapped.id.clone()) {
-            (Ok(_), Some(id)) => match &slot.merged {
-                Some(merged) => {
-                    if let Ok(full) = mapped.into_full() {
-                        slot.merge(merged, id, full);
-                    }
-                }
-                None => {
-                    let remote_id = mapped.remote_id.clone();
-                    if let Ok(Value::Object(map)) = mapped.record {
-                        let encoded = crate::state::Encoded::with_remote_data(
-                            id,
-                            remote_id,
-                            &map,
-                            Some(&mapped.remote_data),
-                        );
-                        let value = Value::Object(map);
-                        out.items.push(match slot.check_here {
-                            Some(schema) => Item::Checked {
-                                invalid: writer::validate(schema, &value),
-                                encoded,
-                            },
-                            None => Item::Record { value, encoded },
-                        });
-                    }
-                }
-            },
-            (Err(reason), id) => out.items.push(Item::Failed {
-                id,
-                remote_id: mapped.remote_id.clone(),
-                pointer: mapped.pointer.clone(),
-                reason: reason.clone(),
-            }),
-            (Ok(_), None) => out.items.push(Item::Failed {
-                id: None,
-                remote_id: mapped.remote_id.clone(),
-                pointer: "/id".into(),
-                reason: "no id".into(),
-            }),
-        }
+        Ok(true)
     }
 
     fn read_spool(
@@ -1152,6 +1105,77 @@ impl<'a> RunCtx<'a> {
             ));
         }
         Ok(())
+    }
+}
+
+/// Maps one admitted record into `items`: an item for the writer, or a failure.
+fn map_one(mm: &ModelMap, slot: &ModelSlot, rec: &Rec, env: &Env, items: &mut Vec<Item>) {
+    let mapped = map::map_record(mm, rec, env);
+    if let Some((pointer, reason)) = &rec.defect {
+        // seen (when its id could be read), but not mapped from a cut payload
+        items.push(Item::Failed {
+            id: mapped.id.clone(),
+            remote_id: mapped.remote_id.clone(),
+            pointer: pointer.clone(),
+            reason: reason.clone(),
+        });
+    } else {
+        route(slot, mapped, items);
+    }
+}
+
+/// Writes a record to the stream's spool, when later streams read it.
+fn spool_rec(spool: &mut Option<Spool>, rec: &Rec) -> Result<(), RunError> {
+    if let Some(sp) = spool {
+        serde_json::to_writer(&mut sp.file, rec).map_err(|e| RunError::io(&sp.path, e.into()))?;
+        sp.file
+            .write_all(b"\n")
+            .map_err(|e| RunError::io(&sp.path, e))?;
+    }
+    Ok(())
+}
+
+/// Sends a mapped record on: merged (`duplicates: merge`), or serialised into the outbox.
+fn route(slot: &ModelSlot, mapped: map::Mapped<'_>, items: &mut Vec<Item>) {
+    match (&mapped.record, mapped.id.clone()) {
+        (Ok(_), Some(id)) => match &slot.merged {
+            Some(merged) => {
+                if let Ok(full) = mapped.into_full() {
+                    slot.merge(merged, id, full);
+                }
+            }
+            None => {
+                let remote_id = mapped.remote_id.clone();
+                if let Ok(Value::Object(map)) = mapped.record {
+                    let encoded = crate::state::Encoded::with_remote_data(
+                        id,
+                        remote_id,
+                        &map,
+                        Some(&mapped.remote_data),
+                    );
+                    let value = Value::Object(map);
+                    items.push(match slot.check_here {
+                        Some(schema) => Item::Checked {
+                            invalid: writer::validate(schema, &value),
+                            encoded,
+                        },
+                        None => Item::Record { value, encoded },
+                    });
+                }
+            }
+        },
+        (Err(reason), id) => items.push(Item::Failed {
+            id,
+            remote_id: mapped.remote_id.clone(),
+            pointer: mapped.pointer.clone(),
+            reason: reason.clone(),
+        }),
+        (Ok(_), None) => items.push(Item::Failed {
+            id: None,
+            remote_id: mapped.remote_id.clone(),
+            pointer: "/id".into(),
+            reason: "no id".into(),
+        }),
     }
 }
 
