@@ -307,6 +307,74 @@ async fn a_database_of_the_previous_schema_version_migrates() {
 }
 
 #[tokio::test]
+async fn records_an_earlier_mapper_stored_with_zstd_are_still_read() {
+    use mapper::state::Store;
+    let server = common::start(Config::default()).await;
+    let out = tempfile::tempdir().unwrap();
+    sync(&server, out.path()).await;
+    let path = out.path().join("state.db");
+    // store every record as the previous version did: a zstd frame, with the model's
+    // dictionary where the row has one
+    {
+        let db = rusqlite::Connection::open(&path).unwrap();
+        for m in MODELS {
+            let records = read(out.path(), m);
+            let contents: Vec<(String, mapper::state::Encoded)> = records
+                .values()
+                .map(|r| {
+                    let enc =
+                        mapper::state::Encoded::new(String::new(), None, r.as_object().unwrap());
+                    (r["id"].as_str().unwrap().to_owned(), enc)
+                })
+                .collect();
+            // a dictionary of the model's own records, for every other record
+            let dict: Vec<u8> = contents
+                .iter()
+                .take(3)
+                .flat_map(|(_, e)| e.content.clone())
+                .collect();
+            db.execute(
+                "INSERT INTO dictionaries (integration, model, run_id, dict) VALUES ('default', ?1, 1, ?2)",
+                rusqlite::params![m, dict],
+            )
+            .unwrap();
+            let dict_id = db.last_insert_rowid();
+            for (i, (id, enc)) in contents.iter().enumerate() {
+                let (dict_col, blob) = if i % 2 == 0 {
+                    let mut c = zstd::bulk::Compressor::with_dictionary(-1, &dict).unwrap();
+                    (Some(dict_id), c.compress(&enc.content).unwrap())
+                } else {
+                    (None, zstd::bulk::compress(&enc.content, -1).unwrap())
+                };
+                let n = db
+                    .execute(
+                        "UPDATE records SET encoding = 'zstd', dict = ?4, split = ?2, record = ?3 WHERE id = ?1",
+                        rusqlite::params![id, enc.split as i64, blob, dict_col],
+                    )
+                    .unwrap();
+                assert_eq!(n, 1);
+            }
+        }
+    }
+    let mut store = mapper::state::sqlite::SqliteStore::open(&path, "default").unwrap();
+    for m in MODELS {
+        let mut buf = Vec::new();
+        store.export(m, &mut buf).unwrap();
+        let exported: Vec<Value> = std::str::from_utf8(&buf)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let expected = read(out.path(), m);
+        assert_eq!(exported.len(), expected.len(), "{m}");
+        for r in exported {
+            let key = r["remote_id"].as_str().or(r["id"].as_str()).unwrap();
+            assert_eq!(r, expected[key], "{m} {key}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn a_database_of_a_newer_version_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.db");

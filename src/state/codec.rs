@@ -1,13 +1,15 @@
-//! How stored records are compressed: zstd with a dictionary per model made of its first
+//! How stored records are compressed: LZ4 with a dictionary per model made of its first
 //! records (unified JSON of one model repeats its keys and much of its values, so a
-//! dictionary makes a 1 KB record about three times smaller).
+//! dictionary makes a 1 KB record about eight times smaller). Records an earlier mapper
+//! wrote with zstd (`encoding = 'zstd'`, same dictionaries) are still read.
 //!
 //! A model's first [`SAMPLES`] records are stored without a dictionary; then they become its
-//! dictionary (zstd's raw-content dictionaries: no training, so no memory spike), kept in the
+//! dictionary (raw content: no training, so no memory spike), kept in the
 //! `dictionaries` table (in the run's transaction, so a failed run forgets it with the records
 //! that use it), and used for every later record.
 
 use super::StateError;
+use super::lz4::Lz4Dict;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
 
@@ -15,37 +17,64 @@ use std::collections::HashMap;
 const SAMPLES: usize = 48;
 /// Largest dictionary.
 const DICT_SIZE: usize = 32 * 1024;
-/// zstd level: fast.
-const LEVEL: i32 = -1;
 /// Largest record accepted back from the database.
 const MAX_RECORD: usize = 64 << 20;
 
+/// How a stored record's bytes are encoded (the `encoding` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Encoding {
+    /// An LZ4 block (what this mapper writes).
+    Lz4,
+    /// A zstd frame (written by earlier mappers).
+    Zstd,
+}
+
+impl Encoding {
+    /// The column's text.
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            Encoding::Lz4 => "lz4",
+            Encoding::Zstd => "zstd",
+        }
+    }
+
+    /// The encoding named by the column, if it is one of these.
+    pub(super) fn parse(text: &str) -> Option<Encoding> {
+        match text {
+            "lz4" => Some(Encoding::Lz4),
+            "zstd" => Some(Encoding::Zstd),
+            _ => None,
+        }
+    }
+}
+
 struct ModelCodec {
     dict: Option<i64>,
-    compressor: zstd::bulk::Compressor<'static>,
+    compressor: Lz4Dict,
     samples: Vec<Vec<u8>>,
 }
 
 /// Compressors per model and decompressors per dictionary.
 pub(super) struct Codecs {
     models: HashMap<String, ModelCodec>,
-    decoders: HashMap<i64, zstd::bulk::Decompressor<'static>>,
-    plain: zstd::bulk::Decompressor<'static>,
+    lz4: HashMap<Option<i64>, Lz4Dict>,
+    zstd: HashMap<Option<i64>, zstd::bulk::Decompressor<'static>>,
 }
 
 impl Codecs {
     pub(super) fn new() -> Result<Codecs, StateError> {
         Ok(Codecs {
             models: HashMap::new(),
-            decoders: HashMap::new(),
-            plain: zstd::bulk::Decompressor::new()?,
+            lz4: HashMap::new(),
+            zstd: HashMap::new(),
         })
     }
 
     /// Forgets what a rolled-back run may have created.
     pub(super) fn reset(&mut self) {
         self.models.clear();
-        self.decoders.clear();
+        self.lz4.clear();
+        self.zstd.clear();
     }
 
     fn codec(
@@ -64,12 +93,12 @@ impl Codecs {
             let codec = match found {
                 Some((id, dict)) => ModelCodec {
                     dict: Some(id),
-                    compressor: zstd::bulk::Compressor::with_dictionary(LEVEL, &dict)?,
+                    compressor: Lz4Dict::new(&dict)?,
                     samples: Vec::new(),
                 },
                 None => ModelCodec {
                     dict: None,
-                    compressor: zstd::bulk::Compressor::new(LEVEL)?,
+                    compressor: Lz4Dict::new(&[])?,
                     samples: Vec::with_capacity(SAMPLES),
                 },
             };
@@ -80,7 +109,8 @@ impl Codecs {
             .ok_or(StateError::Protocol("codec vanished"))
     }
 
-    /// Compresses a record of `model`; returns the dictionary used and the bytes.
+    /// Compresses a record of `model` (as [`Encoding::Lz4`]); returns the dictionary used
+    /// and the bytes.
     pub(super) fn compress(
         &mut self,
         conn: &Connection,
@@ -109,7 +139,7 @@ impl Codecs {
                 )?
                 .execute(params![integration, model, run, dict])?;
                 codec.dict = Some(conn.last_insert_rowid());
-                codec.compressor = zstd::bulk::Compressor::with_dictionary(LEVEL, &dict)?;
+                codec.compressor = Lz4Dict::new(&dict)?;
             }
         }
         Ok((dict, out))
@@ -120,30 +150,56 @@ impl Codecs {
         &mut self,
         conn: &Connection,
         seq: i64,
+        encoding: Encoding,
         dict: Option<i64>,
         raw: &[u8],
     ) -> Result<Vec<u8>, StateError> {
         let corrupt = |e: String| StateError::Corrupt(seq, e);
-        let size = zstd::zstd_safe::get_frame_content_size(raw)
-            .ok()
-            .flatten()
-            .and_then(|n| usize::try_from(n).ok())
-            .filter(|n| *n <= MAX_RECORD)
-            .ok_or_else(|| corrupt("bad zstd frame".into()))?;
-        let d = match dict {
-            None => &mut self.plain,
-            Some(id) => match self.decoders.entry(id) {
-                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(e) => {
-                    let bytes: Vec<u8> = conn
-                        .prepare_cached("SELECT dict FROM dictionaries WHERE id = ?1")?
-                        .query_row(params![id], |r| r.get(0))
-                        .optional()?
-                        .ok_or_else(|| corrupt(format!("dictionary {id} is missing")))?;
-                    e.insert(zstd::bulk::Decompressor::with_dictionary(&bytes)?)
+        match encoding {
+            Encoding::Lz4 => {
+                if !self.lz4.contains_key(&dict) {
+                    let bytes = dictionary(conn, seq, dict)?;
+                    self.lz4.insert(dict, Lz4Dict::new(&bytes)?);
                 }
-            },
-        };
-        d.decompress(raw, size).map_err(|e| corrupt(e.to_string()))
+                let d = self
+                    .lz4
+                    .get(&dict)
+                    .ok_or(StateError::Protocol("codec vanished"))?;
+                d.decompress(raw, MAX_RECORD).map_err(corrupt)
+            }
+            Encoding::Zstd => {
+                let size = zstd::zstd_safe::get_frame_content_size(raw)
+                    .ok()
+                    .flatten()
+                    .and_then(|n| usize::try_from(n).ok())
+                    .filter(|n| *n <= MAX_RECORD)
+                    .ok_or_else(|| corrupt("bad zstd frame".into()))?;
+                if !self.zstd.contains_key(&dict) {
+                    let d = match dict {
+                        None => zstd::bulk::Decompressor::new()?,
+                        Some(_) => zstd::bulk::Decompressor::with_dictionary(&dictionary(
+                            conn, seq, dict,
+                        )?)?,
+                    };
+                    self.zstd.insert(dict, d);
+                }
+                let d = self
+                    .zstd
+                    .get_mut(&dict)
+                    .ok_or(StateError::Protocol("codec vanished"))?;
+                d.decompress(raw, size).map_err(|e| corrupt(e.to_string()))
+            }
+        }
     }
+}
+
+/// The bytes of dictionary `dict` (none: empty), for record `seq`.
+fn dictionary(conn: &Connection, seq: i64, dict: Option<i64>) -> Result<Vec<u8>, StateError> {
+    let Some(id) = dict else {
+        return Ok(Vec::new());
+    };
+    conn.prepare_cached("SELECT dict FROM dictionaries WHERE id = ?1")?
+        .query_row(params![id], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| StateError::Corrupt(seq, format!("dictionary {id} is missing")))
 }

@@ -9,6 +9,7 @@
 //! streams a model's snapshot on request ([`Store::export`]).
 
 mod codec;
+mod lz4;
 pub mod sqlite;
 
 use std::io::Write;

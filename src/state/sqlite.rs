@@ -1,12 +1,12 @@
 //! The SQLite backend of [`Store`]: one database file (or `:memory:`), schema versions in
 //! `PRAGMA user_version` with forward migrations, one write transaction per run.
 //!
-//! Records are stored zstd-compressed without `changed_at` and `remote_deleted_at` (which
+//! Records are stored LZ4-compressed without `changed_at` and `remote_deleted_at` (which
 //! are columns), keyed by `(integration, model, id)`. Which records a run saw is a bitmap
 //! over their rows, kept in memory (one bit per stored record), so an unchanged record costs a
 //! lookup and no write.
 
-use super::codec::Codecs;
+use super::codec::{Codecs, Encoding};
 use super::{
     Applied, Change, DeletedBy, Encoded, Prior, RowId, RunEnd, RunId, RunKind, RunRow, StateError,
     Store, StoredHash, write_line,
@@ -244,8 +244,13 @@ impl SqliteStore {
         split: usize,
         raw: &[u8],
     ) -> Result<(Vec<u8>, usize), StateError> {
+        if let Some(enc) = Encoding::parse(encoding) {
+            return Ok((
+                self.codecs.decompress(&self.conn, seq, enc, dict, raw)?,
+                split,
+            ));
+        }
         match encoding {
-            "zstd" => Ok((self.codecs.decompress(&self.conn, seq, dict, raw)?, split)),
             // schema version 0: the record as JSON text, state members included
             "json" => {
                 let v: serde_json::Value = serde_json::from_slice(raw)
@@ -363,7 +368,7 @@ impl Store for SqliteStore {
                 .prepare_cached(
                     "INSERT INTO records (integration, model, id, remote_id, hash, changed_at,
                          remote_deleted_at, deleted_by, first_run, changed_run, encoding, dict, split, record)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, 'zstd', ?12, ?10, ?11)",
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?13, ?12, ?10, ?11)",
                 )?
                 .execute(params![
                     self.integration,
@@ -377,7 +382,8 @@ impl Store for SqliteStore {
                     run_id.0,
                     rec.split as i64,
                     blob,
-                    dict
+                    dict,
+                    Encoding::Lz4.as_str()
                 ]);
             match inserted {
                 Ok(_) => {}
@@ -412,7 +418,7 @@ impl Store for SqliteStore {
                 .prepare_cached(
                     "UPDATE records SET remote_id = ?2, hash = ?3, changed_at = ?4, remote_deleted_at = ?5,
                          deleted_by = ?6, changed_run = CASE WHEN ?7 THEN changed_run ELSE ?8 END,
-                         encoding = 'zstd', dict = ?11, split = ?9, record = ?10
+                         encoding = ?12, dict = ?11, split = ?9, record = ?10
                      WHERE seq = ?1",
                 )?
                 .execute(params![
@@ -426,7 +432,8 @@ impl Store for SqliteStore {
                     run_id.0,
                     rec.split as i64,
                     blob,
-                    dict
+                    dict,
+                    Encoding::Lz4.as_str()
                 ])?;
         } else if deleted_at != p.deleted_at {
             self.conn
