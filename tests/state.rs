@@ -442,6 +442,10 @@ async fn gem_soft_deleted_job_and_candidate_flag_their_dependents_and_nothing_el
     let cands = read(out.path(), "candidates");
     assert!(!source_before.is_null());
     assert_eq!(cands[&cand]["source"], source_before);
+    println!("newly flagged after soft-deleting job {job} and candidate {cand}:");
+    for m in models {
+        println!("  {m}: {} of {}", r.models[m].deleted, r.models[m].written);
+    }
 }
 
 #[tokio::test]
@@ -558,7 +562,7 @@ async fn smartrecruiters_removed_job_and_candidate_take_their_dependents_and_not
     assert_eq!(total as usize, deleted.len());
     println!("deleted after removing job {job} and candidate {cand}:");
     for m in &models {
-        println!("  {m}: {}", r2.models[m].deleted);
+        println!("  {m}: {} of {}", r2.models[m].deleted, r2.models[m].written);
     }
 }
 
