@@ -562,7 +562,10 @@ async fn smartrecruiters_removed_job_and_candidate_take_their_dependents_and_not
     assert_eq!(total as usize, deleted.len());
     println!("deleted after removing job {job} and candidate {cand}:");
     for m in &models {
-        println!("  {m}: {} of {}", r2.models[m].deleted, r2.models[m].written);
+        println!(
+            "  {m}: {} of {}",
+            r2.models[m].deleted, r2.models[m].written
+        );
     }
 }
 

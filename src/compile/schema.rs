@@ -2,7 +2,7 @@
 //! model names, field names, empty values, and compiled validators.
 
 use serde_json::Value;
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, OnceLock};
 
 macro_rules! models {
     ($($name:literal),* $(,)?) => {
@@ -51,8 +51,9 @@ pub struct ModelSchema {
     pub name: &'static str,
     /// The schema document.
     pub schema: Arc<Value>,
-    /// Compiled validator (draft 2020-12, formats enforced).
-    pub validator: Arc<jsonschema::Validator>,
+    /// Compiled validator (draft 2020-12, formats enforced), built when first used: a run
+    /// validates a few models, and compiling all of them costs memory for the whole run.
+    validator: Arc<OnceLock<jsonschema::Validator>>,
     /// Whether it is a join model.
     pub join: bool,
 }
@@ -67,17 +68,13 @@ static SCHEMAS: LazyLock<Vec<ModelSchema>> = LazyLock::new(|| {
     MODELS
         .iter()
         .map(|(name, text)| {
+            // the schemas are embedded and every one is compiled by this module's tests
             let schema: Value = serde_json::from_str(text)
                 .unwrap_or_else(|e| panic!("schemas/ats/{name}.schema.json: {e}"));
-            let validator = jsonschema::options()
-                .with_draft(jsonschema::Draft::Draft202012)
-                .should_validate_formats(true)
-                .build(&schema)
-                .unwrap_or_else(|e| panic!("schemas/ats/{name}.schema.json does not compile: {e}"));
             ModelSchema {
                 name,
                 schema: Arc::new(schema),
-                validator: Arc::new(validator),
+                validator: Arc::new(OnceLock::new()),
                 join: JOIN_MODELS.contains(name),
             }
         })
@@ -95,6 +92,23 @@ pub fn model_names() -> impl Iterator<Item = &'static str> {
 }
 
 impl ModelSchema {
+    /// The compiled validator.
+    pub fn validator(&self) -> &jsonschema::Validator {
+        self.validator.get_or_init(|| {
+            // embedded schemas, each compiled by this module's tests
+            jsonschema::options()
+                .with_draft(jsonschema::Draft::Draft202012)
+                .should_validate_formats(true)
+                .build(&self.schema)
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "schemas/ats/{}.schema.json does not compile: {e}",
+                        self.name
+                    )
+                })
+        })
+    }
+
     /// The schema of a property (`location`, or nested `location.city`).
     pub fn property(&self, dotted: &str) -> Option<&Value> {
         let mut cur: &Value = &self.schema;
@@ -166,9 +180,9 @@ mod tests {
             rec.insert("changed_at".into(), json!("2024-01-01T00:00:00.000Z"));
             let ok = Value::Object(rec.clone());
             assert!(
-                m.validator.is_valid(&ok),
+                m.validator().is_valid(&ok),
                 "{name}: {:?}",
-                m.validator
+                m.validator()
                     .iter_errors(&ok)
                     .map(|e| e.to_string())
                     .collect::<Vec<_>>()
@@ -176,13 +190,13 @@ mod tests {
             let mut extra = rec.clone();
             extra.insert("not_a_field".into(), json!(1));
             assert!(
-                !m.validator.is_valid(&Value::Object(extra)),
+                !m.validator().is_valid(&Value::Object(extra)),
                 "{name} accepts an extra field"
             );
             let mut bad_date = rec.clone();
             bad_date.insert("changed_at".into(), json!("yesterday"));
             assert!(
-                !m.validator.is_valid(&Value::Object(bad_date)),
+                !m.validator().is_valid(&Value::Object(bad_date)),
                 "{name} accepts a bad date-time"
             );
             // a wrong enum value, on the first enum field the model has
@@ -194,7 +208,7 @@ mod tests {
                 let mut bad = rec.clone();
                 bad.insert(f.to_owned(), json!("NOT_A_VALUE"));
                 assert!(
-                    !m.validator.is_valid(&Value::Object(bad)),
+                    !m.validator().is_valid(&Value::Object(bad)),
                     "{name}.{f} accepts a wrong enum value"
                 );
             }
@@ -215,7 +229,7 @@ mod tests {
             json!([{"email_address": "not an email", "type": null}]),
         );
         assert!(
-            !c.validator.is_valid(&Value::Object(rec)),
+            !c.validator().is_valid(&Value::Object(rec)),
             "email format is enforced"
         );
     }

@@ -502,11 +502,11 @@ fn reject(ms: &mut ModelState, remote_id: Option<String>, pointer: String, reaso
 
 /// The first schema violations of a record: the pointer of the first and every reason.
 pub(crate) fn validate(schema: &ModelSchema, record: &Value) -> Option<(String, String)> {
-    if schema.validator.is_valid(record) {
+    if schema.validator().is_valid(record) {
         return None;
     }
     let errors: Vec<(String, String)> = schema
-        .validator
+        .validator()
         .iter_errors(record)
         .take(5)
         .map(|e| (e.instance_path().to_string(), e.to_string()))
