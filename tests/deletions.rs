@@ -226,6 +226,10 @@ async fn enum_values_without_a_mapping_are_counted() {
         report["models"]["jobs"]["unmapped_values"],
         serde_json::json!({"status": {"paused": 1}})
     );
+    // and again in a run where nothing changed (the record is mapped again to count it)
+    let r = sync(&server, out.path()).await;
+    assert_eq!(r.models["jobs"].unmapped_values["status"]["paused"], 1);
+    assert_eq!(r.models["jobs"].updated, 0);
 }
 
 /// The schema of version 0 (before runs were numbered), as an earlier mapper wrote it.

@@ -666,3 +666,94 @@ async fn smartrecruiters_unchanged_sync_keeps_changed_at_and_delta_deletes_nothi
     assert_eq!(r3.status, Status::Success);
     assert_eq!(r3.models.values().map(|m| m.deleted).sum::<u64>(), 0);
 }
+
+#[tokio::test]
+async fn a_record_mapped_from_the_same_source_is_not_mapped_again() {
+    let sim = sr::start(sr::Size::Small, KEY, ("c", "s"), false, 0)
+        .await
+        .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let env = [("SMARTRECRUITERS_API_KEY", KEY)];
+    let spec = "connectors/smartrecruiters.yaml";
+    let r1 = sync(spec, &sim.url(), out.path(), false, &env).await;
+    assert_eq!(r1.status, Status::Success, "{:?}", r1.error);
+    let n = r1.models["candidates"].written;
+    let first = read(out.path(), "candidates");
+    // break every stored content hash: only a record mapped again compares with it
+    let db = rusqlite::Connection::open(out.path().join("state.db")).unwrap();
+    let fingerprinted: i64 = db
+        .query_row(
+            "SELECT count(source_fp) FROM records WHERE model = 'candidates'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        fingerprinted as u64, n,
+        "every candidate has its source's fingerprint"
+    );
+    db.execute("UPDATE records SET hash = 0 WHERE model = 'candidates'", [])
+        .unwrap();
+    let r2 = sync(spec, &sim.url(), out.path(), false, &env).await;
+    let c = &r2.models["candidates"];
+    assert_eq!(
+        (c.unchanged, c.updated),
+        (n, 0),
+        "no candidate was mapped again"
+    );
+    assert_eq!(read(out.path(), "candidates"), first);
+
+    // a candidate the vendor changed is mapped again, and only that one
+    let changed = {
+        let mut d = sim.sim.data.write().unwrap();
+        d.candidates[0]["firstName"] = "Changed".into();
+        d.candidates[0]["id"].as_str().unwrap().to_owned()
+    };
+    let r3 = sync(spec, &sim.url(), out.path(), false, &env).await;
+    let c = &r3.models["candidates"];
+    assert_eq!((c.unchanged, c.updated), (n - 1, 1));
+    assert_eq!(
+        read(out.path(), "candidates")[&changed]["first_name"],
+        "Changed"
+    );
+
+    // a connector that changes in any setting maps everything again
+    let (mut s, map, file) = mapper::spec::load_file(Path::new(spec)).unwrap();
+    s.title = Some("SmartRecruiters, retitled".into());
+    let plan = mapper::compile::compile(&s, &map, &file).unwrap();
+    let mut o = RunOptions::new(out.path().to_path_buf());
+    o.base_url = Some(url::Url::parse(&sim.url()).unwrap());
+    o.env = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let r4 = run(Arc::new(plan), o).await.unwrap();
+    let c = &r4.models["candidates"];
+    assert_eq!(
+        (c.unchanged, c.updated),
+        (1, n - 1),
+        "mapped again, hashes compared"
+    );
+    assert_eq!(r4.models.values().map(|m| m.deleted).sum::<u64>(), 0);
+}
+
+#[tokio::test]
+async fn a_record_deleted_by_absence_and_back_unchanged_is_live_again() {
+    let sim = sr::start(sr::Size::Small, KEY, ("c", "s"), false, 0)
+        .await
+        .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let env = [("SMARTRECRUITERS_API_KEY", KEY)];
+    let spec = "connectors/smartrecruiters.yaml";
+    sync(spec, &sim.url(), out.path(), false, &env).await;
+    let gone = sim.sim.data.write().unwrap().candidates.pop().unwrap();
+    let id = gone["id"].as_str().unwrap().to_owned();
+    let r2 = sync(spec, &sim.url(), out.path(), false, &env).await;
+    assert_eq!(r2.models["candidates"].deleted, 1);
+    assert!(!read(out.path(), "candidates")[&id]["remote_deleted_at"].is_null());
+    sim.sim.data.write().unwrap().candidates.push(gone);
+    let r3 = sync(spec, &sim.url(), out.path(), false, &env).await;
+    let c = &r3.models["candidates"];
+    assert_eq!((c.updated, c.deleted), (0, 0));
+    assert!(read(out.path(), "candidates")[&id]["remote_deleted_at"].is_null());
+}

@@ -571,6 +571,8 @@ impl Compiler<'_> {
             return None;
         }
         Some(Plan {
+            // the spec's own structure, written out: what changes it changes this
+            fingerprint: xxhash_rust::xxh3::xxh3_64(format!("{spec:?}").as_bytes()),
             name: spec.name.clone(),
             title: spec.title.clone(),
             notes: spec.notes.clone(),

@@ -50,6 +50,8 @@ index_by!(LookupId);
 #[derive(Debug)]
 pub struct Plan {
     /// Connector name.
+    /// Hash of the connector as written (every setting, not its comments or layout).
+    pub fingerprint: u64,
     pub name: String,
     /// Human title.
     pub title: Option<String>,

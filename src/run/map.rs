@@ -67,6 +67,8 @@ struct Ctx<'a> {
     item: Option<(&'a Value, u64)>,
     scope: std::cell::OnceCell<MjValue>,
     env: &'a Env<'a>,
+    /// Set when an enum map met a value it does not know.
+    unmapped: std::cell::Cell<bool>,
 }
 
 impl<'a> Ctx<'a> {
@@ -76,6 +78,7 @@ impl<'a> Ctx<'a> {
             item,
             scope: std::cell::OnceCell::new(),
             env,
+            unmapped: std::cell::Cell::new(false),
         }
     }
     fn scope(&self) -> &MjValue {
@@ -203,6 +206,10 @@ fn eval(vm: &ValueMap, ctx: &Ctx) -> Result<Value, String> {
                     EachItem::Object(members) => object(members, &ictx)?,
                     EachItem::Value(vm) => eval(vm, &ictx)?,
                 };
+                // what an element's mapping met, the record's did
+                if ictx.unmapped.get() {
+                    ctx.unmapped.set(true);
+                }
                 out.push(v);
             }
             Value::Array(out)
@@ -225,6 +232,7 @@ fn eval(vm: &ValueMap, ctx: &Ctx) -> Result<Value, String> {
                 && let Some(u) = ctx.env.unmapped
             {
                 u.note(&em.field, &k);
+                ctx.unmapped.set(true);
             }
             found
         };
@@ -434,6 +442,8 @@ pub struct Mapped<'r> {
     pub pointer: String,
     /// The payloads of `remote_data`, by API path, borrowed from the record.
     pub remote_data: Vec<(&'r str, &'r Value)>,
+    /// Whether an enum map met a value it does not know (counted in the report).
+    pub unmapped: bool,
 }
 
 impl Mapped<'_> {
@@ -560,7 +570,27 @@ pub fn map_record<'r>(mm: &ModelMap, rec: &'r Rec, env: &Env) -> Mapped<'r> {
             None => Ok(Value::Object(out)),
         },
         remote_data,
+        unmapped: ctx.unmapped.get(),
     }
+}
+
+/// The unified id and remote id of a record of a model with a remote id, from its
+/// `remote_id` mapping alone (none when that does not give one).
+pub fn quick_id(mm: &ModelMap, rec: &Rec, env: &Env) -> Option<(String, String)> {
+    let field = mm.fields.get(mm.remote_id?)?;
+    let FieldValue::Mapped(vm) = &field.value else {
+        return None;
+    };
+    let remote_id = match eval(vm, &Ctx::new(rec, None, env)).ok()? {
+        Value::String(s) => s,
+        Value::Number(n) => n.to_string(),
+        _ => return None,
+    };
+    if remote_id.is_empty() {
+        return None;
+    }
+    let id = ids::unified_id(env.integration, mm.model.name, &remote_id);
+    Some((id, remote_id))
 }
 
 /// What a tombstone record deletes: the unified id (none when the record names no id) and

@@ -3,6 +3,7 @@
 
 pub mod check;
 mod depth;
+pub mod fingerprint;
 pub mod http;
 pub mod map;
 pub mod output;
@@ -217,6 +218,7 @@ pub async fn run_until(
         crate::state::RunKind::Full
     };
     store.begin_run(kind, &now)?;
+    let sources = store.sources()?;
     let outs = selected
         .iter()
         .map(|m| ModelOut {
@@ -293,6 +295,7 @@ pub async fn run_until(
         tokens: Mutex::new(Vec::new()),
         limit: opts.limit,
         feeds_lookups: feeds_lookups(&plan),
+        sources: Sources::new(&plan, &model_of, &opts.integration, sources),
     };
 
     let mut done = vec![false; plan.streams.len()];
@@ -755,6 +758,48 @@ struct RunCtx<'a> {
     limit: Option<u64>,
     /// Per stream: whether its records feed a lookup (then `--limit` does not cut it).
     feeds_lookups: Vec<bool>,
+    /// Fingerprints of what records are mapped from, and the state's.
+    sources: Sources,
+}
+
+/// What a run needs to skip mapping records whose source did not change.
+struct Sources {
+    /// Seed of the run's fingerprints (none: no stream has them).
+    seed: Option<u64>,
+    /// Per stream: whether its records get one ([`fingerprint::applies`]).
+    streams: Vec<bool>,
+    /// The fingerprints the last committed run stored.
+    reader: Option<Mutex<Box<dyn crate::state::SourceReader>>>,
+}
+
+impl Sources {
+    fn new(
+        plan: &Plan,
+        model_of: &[Option<ModelId>],
+        integration: &str,
+        reader: Option<Box<dyn crate::state::SourceReader>>,
+    ) -> Sources {
+        let streams: Vec<bool> = plan
+            .streams
+            .iter()
+            .zip(model_of)
+            .map(|(s, m)| {
+                m.is_some()
+                    && s.tombstone.is_none()
+                    && s.output.as_ref().is_some_and(fingerprint::applies)
+            })
+            .collect();
+        let seed = if streams.contains(&true) {
+            fingerprint::seed(plan, integration)
+        } else {
+            None
+        };
+        Sources {
+            seed,
+            streams,
+            reader: reader.map(Mutex::new),
+        }
+    }
 }
 
 /// Writes a stream's records for the streams that read it later.
@@ -888,9 +933,43 @@ impl<'a> RunCtx<'a> {
             return Ok(());
         }
         if let (Some(mm), Some(m)) = (&self.plan.streams[sid].output, self.model_of[sid]) {
-            map_one(mm, &self.slots[m.0], &rec, env, &mut out.items);
+            let slot = &self.slots[m.0];
+            let source = self.source_of(sid, &rec);
+            match source.and_then(|fp| self.unchanged_source(mm, slot, &rec, env, fp)) {
+                Some((id, remote_id)) => out.items.push(Item::Same { id, remote_id }),
+                None => map_one(mm, slot, &rec, env, source, &mut out.items),
+            }
         }
         spool_rec(spool, &rec)
+    }
+
+    /// The fingerprint of what a record of `sid` is mapped from, when its stream has them
+    /// and the record arrived whole.
+    fn source_of(&self, sid: StreamId, rec: &Rec) -> Option<u64> {
+        let seed = self.sources.seed?;
+        (self.sources.streams[sid.0] && rec.defect.is_none())
+            .then(|| fingerprint::of(seed, sid, rec))
+    }
+
+    /// The ids of a record whose stored version was mapped from the same source `fp` (so
+    /// it need not be mapped again), if the state has such a version.
+    fn unchanged_source(
+        &self,
+        mm: &ModelMap,
+        slot: &ModelSlot,
+        rec: &Rec,
+        env: &Env,
+        fp: u64,
+    ) -> Option<(String, String)> {
+        // a model new to the state has nothing stored
+        if slot.check_here.is_some() {
+            return None;
+        }
+        let reader = self.sources.reader.as_ref()?;
+        let (id, remote_id) = map::quick_id(mm, rec, env)?;
+        // a reader that fails only costs the shortcut: the record is mapped
+        let stored = lock(reader).source(mm.model.name, &id).ok().flatten();
+        (stored == Some(fp)).then_some((id, remote_id))
     }
 
     /// The order-sensitive part of taking a record: `--limit`, the stream's filter, its
@@ -1109,7 +1188,15 @@ impl<'a> RunCtx<'a> {
 }
 
 /// Maps one admitted record into `items`: an item for the writer, or a failure.
-fn map_one(mm: &ModelMap, slot: &ModelSlot, rec: &Rec, env: &Env, items: &mut Vec<Item>) {
+/// `source` is the fingerprint of what it is mapped from, if it has one.
+fn map_one(
+    mm: &ModelMap,
+    slot: &ModelSlot,
+    rec: &Rec,
+    env: &Env,
+    source: Option<u64>,
+    items: &mut Vec<Item>,
+) {
     let mapped = map::map_record(mm, rec, env);
     if let Some((pointer, reason)) = &rec.defect {
         // seen (when its id could be read), but not mapped from a cut payload
@@ -1120,7 +1207,9 @@ fn map_one(mm: &ModelMap, slot: &ModelSlot, rec: &Rec, env: &Env, items: &mut Ve
             reason: reason.clone(),
         });
     } else {
-        route(slot, mapped, items);
+        // a record that met unknown enum values is mapped again next time, to count them
+        let source = source.filter(|_| !mapped.unmapped);
+        route(slot, mapped, source, items);
     }
 }
 
@@ -1136,7 +1225,7 @@ fn spool_rec(spool: &mut Option<Spool>, rec: &Rec) -> Result<(), RunError> {
 }
 
 /// Sends a mapped record on: merged (`duplicates: merge`), or serialised into the outbox.
-fn route(slot: &ModelSlot, mapped: map::Mapped<'_>, items: &mut Vec<Item>) {
+fn route(slot: &ModelSlot, mapped: map::Mapped<'_>, source: Option<u64>, items: &mut Vec<Item>) {
     match (&mapped.record, mapped.id.clone()) {
         (Ok(_), Some(id)) => match &slot.merged {
             Some(merged) => {
@@ -1147,12 +1236,13 @@ fn route(slot: &ModelSlot, mapped: map::Mapped<'_>, items: &mut Vec<Item>) {
             None => {
                 let remote_id = mapped.remote_id.clone();
                 if let Ok(Value::Object(map)) = mapped.record {
-                    let encoded = crate::state::Encoded::with_remote_data(
+                    let mut encoded = crate::state::Encoded::with_remote_data(
                         id,
                         remote_id,
                         &map,
                         Some(&mapped.remote_data),
                     );
+                    encoded.source = source;
                     let value = Value::Object(map);
                     items.push(match slot.check_here {
                         Some(schema) => Item::Checked {

@@ -49,6 +49,14 @@ pub enum Item {
         /// Why.
         reason: String,
     },
+    /// A record mapped from the same source as its stored version (see
+    /// [`crate::run::fingerprint`]): not mapped again, only seen.
+    Same {
+        /// Unified id.
+        id: String,
+        /// Vendor id.
+        remote_id: String,
+    },
     /// A tombstone: the vendor deleted the record with this id.
     Tombstone {
         /// Unified id.
@@ -261,6 +269,7 @@ impl Worker<'_> {
                 reject(ms, remote_id, pointer, reason);
             }
             Item::Record { value, encoded } => record(store, ms, encoded, Verdict::Pending(value))?,
+            Item::Same { id, remote_id } => same(store, ms, &id, remote_id)?,
             Item::Checked { encoded, invalid } => {
                 record(store, ms, encoded, Verdict::Done(invalid))?
             }
@@ -472,14 +481,44 @@ fn publish(store: &mut dyn Store, m: &mut ModelState) -> Result<(), RunError> {
 }
 
 fn duplicate(ms: &mut ModelState, encoded: &Encoded) {
+    duplicate_of(ms, &encoded.id, encoded.remote_id.clone());
+}
+
+fn duplicate_of(ms: &mut ModelState, id: &str, remote_id: Option<String>) {
     ms.result.duplicates += 1;
     if ms.out.duplicates != Some(Duplicates::Skip) {
         let reason = format!(
-            "duplicate id {}: another record of this run maps to the same id (set `duplicates: skip` or `merge` if that is expected)",
-            encoded.id
+            "duplicate id {id}: another record of this run maps to the same id (set `duplicates: skip` or `merge` if that is expected)"
         );
-        reject(ms, encoded.remote_id.clone(), "/id".into(), reason);
+        reject(ms, remote_id, "/id".into(), reason);
     }
+}
+
+/// Applies a record whose source did not change since its stored version: seen, and
+/// back if it had been deleted by absence.
+fn same(
+    store: &mut dyn Store,
+    ms: &mut ModelState,
+    id: &str,
+    remote_id: String,
+) -> Result<(), RunError> {
+    let prior = store.prior(ms.out.schema.name, id)?.ok_or_else(|| {
+        // the reader found it in the committed state, which this run has not changed
+        RunError::Internal(format!(
+            "record {id} vanished from the state during the run"
+        ))
+    })?;
+    if prior.seen {
+        duplicate_of(ms, id, Some(remote_id));
+        return Ok(());
+    }
+    let c = &mut ms.result.changes;
+    if store.touch(&prior)? {
+        c.undeleted += 1;
+    }
+    c.unchanged += 1;
+    ms.result.written += 1;
+    Ok(())
 }
 
 fn reject(ms: &mut ModelState, remote_id: Option<String>, pointer: String, reason: String) {

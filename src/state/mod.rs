@@ -95,6 +95,9 @@ pub struct Encoded {
     pub split: usize,
     /// Content hash of `content`.
     pub hash: u64,
+    /// Fingerprint of everything the record was mapped from (see
+    /// [`crate::run::fingerprint`]); none when its mapping depends on more than that.
+    pub source: Option<u64>,
 }
 
 impl Encoded {
@@ -168,6 +171,7 @@ impl Encoded {
             content,
             split,
             hash,
+            source: None,
         }
     }
 }
@@ -248,6 +252,8 @@ pub struct Prior {
     pub deleted_by: Option<DeletedBy>,
     /// Whether this run already saw it (a second sighting is a duplicate).
     pub seen: bool,
+    /// The fingerprint of what its stored version was mapped from, if known.
+    pub source: Option<u64>,
 }
 
 /// What applying a record changed.
@@ -408,6 +414,17 @@ pub trait Store: Send {
     fn export(&mut self, model: &str, out: &mut dyn Write) -> Result<u64, StateError>;
     /// The history of runs, newest first.
     fn runs(&mut self, limit: usize) -> Result<Vec<RunRow>, StateError>;
+    /// A reader of the stored records' source fingerprints as the last committed run left
+    /// them, usable on another thread while this run writes (none: this backend has none).
+    fn sources(&self) -> Result<Option<Box<dyn SourceReader>>, StateError>;
+}
+
+/// Reads what a stored record was mapped from, so that a record mapped from the same
+/// source need not be mapped again (it sees the state before the run in progress).
+pub trait SourceReader: Send {
+    /// The source fingerprint of the stored record `id` of `model`, if it has one and is
+    /// live or deleted by absence only.
+    fn source(&mut self, model: &str, id: &str) -> Result<Option<u64>, StateError>;
 }
 
 #[cfg(test)]

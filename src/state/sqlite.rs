@@ -8,8 +8,8 @@
 
 use super::codec::{Codecs, Encoding};
 use super::{
-    Applied, Change, DeletedBy, Encoded, Prior, RowId, RunEnd, RunId, RunKind, RunRow, StateError,
-    Store, StoredHash, write_line,
+    Applied, Change, DeletedBy, Encoded, Prior, RowId, RunEnd, RunId, RunKind, RunRow,
+    SourceReader, StateError, Store, StoredHash, write_line,
 };
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -102,10 +102,14 @@ CREATE TABLE snapshots (
 ";
 
 /// Forward migrations; migration `i` takes the database from `user_version` `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V0, V1, V2];
+const MIGRATIONS: &[&str] = &[V0, V1, V2, V3];
 
 /// Version 3: the token a token-delta stream's last successful sync ended with.
 const V2: &str = "ALTER TABLE syncs ADD COLUMN token TEXT;";
+
+/// Version 4: the fingerprint of what each record was mapped from (null: unknown, so the
+/// record is mapped again when next seen).
+const V3: &str = "ALTER TABLE records ADD COLUMN source_fp INTEGER;";
 
 /// The schema version this mapper writes (`PRAGMA user_version`).
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -132,6 +136,8 @@ fn migrate(conn: &mut Connection) -> Result<(), StateError> {
 /// The state in one SQLite database.
 pub struct SqliteStore {
     conn: Connection,
+    /// The database file (none: in memory).
+    path: Option<std::path::PathBuf>,
     integration: String,
     run: Option<OpenRun>,
     codecs: Codecs,
@@ -173,7 +179,8 @@ impl Bitmap {
 impl SqliteStore {
     /// Opens (creating and migrating) the database at `path`; `:memory:` keeps it in memory.
     pub fn open(path: &Path, integration: &str) -> Result<SqliteStore, StateError> {
-        let mut conn = if path == Path::new(":memory:") {
+        let memory = path == Path::new(":memory:");
+        let mut conn = if memory {
             Connection::open_in_memory()?
         } else {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -191,6 +198,7 @@ impl SqliteStore {
         migrate(&mut conn)?;
         Ok(SqliteStore {
             conn,
+            path: (!memory).then(|| path.to_path_buf()),
             integration: integration.to_owned(),
             run: None,
             codecs: Codecs::new()?,
@@ -277,6 +285,29 @@ fn read_hash(v: ValueRef<'_>) -> StoredHash {
     }
 }
 
+/// [`SourceReader`] on its own read-only connection: in WAL mode it reads the last
+/// committed state while the run's transaction writes.
+struct SqliteSources {
+    conn: Connection,
+    integration: String,
+}
+
+impl SourceReader for SqliteSources {
+    fn source(&mut self, model: &str, id: &str) -> Result<Option<u64>, StateError> {
+        let found: Option<Option<i64>> = self
+            .conn
+            .prepare_cached(
+                // a record the vendor deleted takes the full path: mapping decides whether
+                // it is back
+                "SELECT source_fp FROM records WHERE integration = ?1 AND model = ?2 AND id = ?3
+                     AND (deleted_by IS NULL OR deleted_by = 'absence')",
+            )?
+            .query_row(params![self.integration, model, id], |r| r.get(0))
+            .optional()?;
+        Ok(found.flatten().map(|s| s as u64))
+    }
+}
+
 impl Store for SqliteStore {
     fn begin_run(&mut self, kind: RunKind, started_at: &str) -> Result<RunId, StateError> {
         if self.run.is_some() {
@@ -323,7 +354,7 @@ impl Store for SqliteStore {
         let row = self
             .conn
             .prepare_cached(
-                "SELECT seq, hash, changed_at, remote_deleted_at, deleted_by FROM records
+                "SELECT seq, hash, changed_at, remote_deleted_at, deleted_by, source_fp FROM records
                  WHERE integration = ?1 AND model = ?2 AND id = ?3",
             )?
             .query_row(params![self.integration, model, id], |r| {
@@ -333,18 +364,22 @@ impl Store for SqliteStore {
                     r.get::<_, String>(2)?,
                     r.get::<_, Option<String>>(3)?,
                     r.get::<_, Option<String>>(4)?,
+                    r.get::<_, Option<i64>>(5)?,
                 ))
             })
             .optional()?;
         let seen_map = &self.open_run()?.seen;
-        Ok(row.map(|(row, hash, changed_at, deleted_at, by)| Prior {
-            seen: seen_map.get(row),
-            row,
-            hash,
-            changed_at,
-            deleted_at,
-            deleted_by: by.as_deref().and_then(DeletedBy::parse),
-        }))
+        Ok(
+            row.map(|(row, hash, changed_at, deleted_at, by, source)| Prior {
+                source: source.map(|s| s as u64),
+                seen: seen_map.get(row),
+                row,
+                hash,
+                changed_at,
+                deleted_at,
+                deleted_by: by.as_deref().and_then(DeletedBy::parse),
+            }),
+        )
     }
 
     fn put(
@@ -367,8 +402,9 @@ impl Store for SqliteStore {
                 .conn
                 .prepare_cached(
                     "INSERT INTO records (integration, model, id, remote_id, hash, changed_at,
-                         remote_deleted_at, deleted_by, first_run, changed_run, encoding, dict, split, record)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?13, ?12, ?10, ?11)",
+                         remote_deleted_at, deleted_by, first_run, changed_run, encoding, dict, split, record,
+                         source_fp)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?13, ?12, ?10, ?11, ?14)",
                 )?
                 .execute(params![
                     self.integration,
@@ -383,7 +419,8 @@ impl Store for SqliteStore {
                     rec.split as i64,
                     blob,
                     dict,
-                    Encoding::Lz4.as_str()
+                    Encoding::Lz4.as_str(),
+                    rec.source.map(|s| s as i64)
                 ]);
             match inserted {
                 Ok(_) => {}
@@ -418,7 +455,7 @@ impl Store for SqliteStore {
                 .prepare_cached(
                     "UPDATE records SET remote_id = ?2, hash = ?3, changed_at = ?4, remote_deleted_at = ?5,
                          deleted_by = ?6, changed_run = CASE WHEN ?7 THEN changed_run ELSE ?8 END,
-                         encoding = ?12, dict = ?11, split = ?9, record = ?10
+                         encoding = ?12, dict = ?11, split = ?9, record = ?10, source_fp = ?13
                      WHERE seq = ?1",
                 )?
                 .execute(params![
@@ -433,14 +470,16 @@ impl Store for SqliteStore {
                     rec.split as i64,
                     blob,
                     dict,
-                    Encoding::Lz4.as_str()
+                    Encoding::Lz4.as_str(),
+                    rec.source.map(|s| s as i64)
                 ])?;
-        } else if deleted_at != p.deleted_at {
+        } else if deleted_at != p.deleted_at || rec.source != p.source {
+            // same content: the deletion flag, and what it was mapped from, may still move
             self.conn
                 .prepare_cached(
-                    "UPDATE records SET remote_deleted_at = ?2, deleted_by = ?3 WHERE seq = ?1",
+                    "UPDATE records SET remote_deleted_at = ?2, deleted_by = ?3, source_fp = ?4 WHERE seq = ?1",
                 )?
-                .execute(params![p.row.0, deleted_at, deleted_by])?;
+                .execute(params![p.row.0, deleted_at, deleted_by, rec.source.map(|s| s as i64)])?;
         }
         Ok(Applied {
             change: if same {
@@ -657,6 +696,21 @@ impl Store for SqliteStore {
             }
         }
         Ok(n)
+    }
+
+    fn sources(&self) -> Result<Option<Box<dyn SourceReader>>, StateError> {
+        let Some(path) = &self.path else {
+            return Ok(None);
+        };
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        Ok(Some(Box::new(SqliteSources {
+            conn,
+            integration: self.integration.clone(),
+        })))
     }
 
     fn runs(&mut self, limit: usize) -> Result<Vec<RunRow>, StateError> {
