@@ -308,6 +308,7 @@ pub async fn run_until(
         }
     };
     let tokens = std::mem::take(&mut *lock(&rc.tokens));
+    // with the state reader, whose read transaction must end before the commit
     drop(rc);
     progress.clear();
     let success = error.is_none();

@@ -286,7 +286,8 @@ fn read_hash(v: ValueRef<'_>) -> StoredHash {
 }
 
 /// [`SourceReader`] on its own read-only connection: in WAL mode it reads the last
-/// committed state while the run's transaction writes.
+/// committed state while the run's transaction writes. Drop it before the run commits
+/// (its open read transaction would keep the commit's checkpoint from finishing).
 struct SqliteSources {
     conn: Connection,
     integration: String,
@@ -294,6 +295,11 @@ struct SqliteSources {
 
 impl SourceReader for SqliteSources {
     fn source(&mut self, model: &str, id: &str) -> Result<Option<u64>, StateError> {
+        // one read transaction for all lookups (one snapshot, and no lock taken per
+        // record); it ends when the reader is dropped, before the run commits
+        if self.conn.is_autocommit() {
+            self.conn.execute_batch("BEGIN")?;
+        }
         let found: Option<Option<i64>> = self
             .conn
             .prepare_cached(
