@@ -12,6 +12,7 @@ use super::StateError;
 use super::lz4::Lz4Dict;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 /// Records of a model that make up its dictionary.
 const SAMPLES: usize = 48;
@@ -157,14 +158,10 @@ impl Codecs {
         let corrupt = |e: String| StateError::Corrupt(seq, e);
         match encoding {
             Encoding::Lz4 => {
-                if !self.lz4.contains_key(&dict) {
-                    let bytes = dictionary(conn, seq, dict)?;
-                    self.lz4.insert(dict, Lz4Dict::new(&bytes)?);
-                }
-                let d = self
-                    .lz4
-                    .get(&dict)
-                    .ok_or(StateError::Protocol("codec vanished"))?;
+                let d = match self.lz4.entry(dict) {
+                    Entry::Occupied(e) => e.into_mut(),
+                    Entry::Vacant(e) => e.insert(Lz4Dict::new(&dictionary(conn, seq, dict)?)?),
+                };
                 d.decompress(raw, MAX_RECORD).map_err(corrupt)
             }
             Encoding::Zstd => {
@@ -174,19 +171,15 @@ impl Codecs {
                     .and_then(|n| usize::try_from(n).ok())
                     .filter(|n| *n <= MAX_RECORD)
                     .ok_or_else(|| corrupt("bad zstd frame".into()))?;
-                if !self.zstd.contains_key(&dict) {
-                    let d = match dict {
+                let d = match self.zstd.entry(dict) {
+                    Entry::Occupied(e) => e.into_mut(),
+                    Entry::Vacant(e) => e.insert(match dict {
                         None => zstd::bulk::Decompressor::new()?,
                         Some(_) => zstd::bulk::Decompressor::with_dictionary(&dictionary(
                             conn, seq, dict,
                         )?)?,
-                    };
-                    self.zstd.insert(dict, d);
-                }
-                let d = self
-                    .zstd
-                    .get_mut(&dict)
-                    .ok_or(StateError::Protocol("codec vanished"))?;
+                    }),
+                };
                 d.decompress(raw, size).map_err(|e| corrupt(e.to_string()))
             }
         }
