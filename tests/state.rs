@@ -667,15 +667,32 @@ async fn smartrecruiters_unchanged_sync_keeps_changed_at_and_delta_deletes_nothi
     assert_eq!(r3.models.values().map(|m| m.deleted).sum::<u64>(), 0);
 }
 
+/// The SmartRecruiters simulator (small dataset, limits off).
+async fn sr_start() -> sr::Running {
+    sr::start(sr::Size::Small, KEY, ("c", "s"), false, 0)
+        .await
+        .unwrap()
+}
+
+const SR: &str = "connectors/smartrecruiters.yaml";
+
+/// A full SmartRecruiters sync against the simulator.
+async fn sr_sync(sim: &sr::Running, out: &Path) -> Report {
+    sync(
+        SR,
+        &sim.url(),
+        out,
+        false,
+        &[("SMARTRECRUITERS_API_KEY", KEY)],
+    )
+    .await
+}
+
 #[tokio::test]
 async fn a_record_mapped_from_the_same_source_is_not_mapped_again() {
-    let sim = sr::start(sr::Size::Small, KEY, ("c", "s"), false, 0)
-        .await
-        .unwrap();
+    let sim = sr_start().await;
     let out = tempfile::tempdir().unwrap();
-    let env = [("SMARTRECRUITERS_API_KEY", KEY)];
-    let spec = "connectors/smartrecruiters.yaml";
-    let r1 = sync(spec, &sim.url(), out.path(), false, &env).await;
+    let r1 = sr_sync(&sim, out.path()).await;
     assert_eq!(r1.status, Status::Success, "{:?}", r1.error);
     let n = r1.models["candidates"].written;
     let first = read(out.path(), "candidates");
@@ -694,7 +711,7 @@ async fn a_record_mapped_from_the_same_source_is_not_mapped_again() {
     );
     db.execute("UPDATE records SET hash = 0 WHERE model = 'candidates'", [])
         .unwrap();
-    let r2 = sync(spec, &sim.url(), out.path(), false, &env).await;
+    let r2 = sr_sync(&sim, out.path()).await;
     let c = &r2.models["candidates"];
     assert_eq!(
         (c.unchanged, c.updated),
@@ -709,7 +726,7 @@ async fn a_record_mapped_from_the_same_source_is_not_mapped_again() {
         d.candidates[0]["firstName"] = "Changed".into();
         d.candidates[0]["id"].as_str().unwrap().to_owned()
     };
-    let r3 = sync(spec, &sim.url(), out.path(), false, &env).await;
+    let r3 = sr_sync(&sim, out.path()).await;
     let c = &r3.models["candidates"];
     assert_eq!((c.unchanged, c.updated), (n - 1, 1));
     assert_eq!(
@@ -718,15 +735,12 @@ async fn a_record_mapped_from_the_same_source_is_not_mapped_again() {
     );
 
     // a connector that changes in any setting maps everything again
-    let (mut s, map, file) = mapper::spec::load_file(Path::new(spec)).unwrap();
+    let (mut s, map, file) = mapper::spec::load_file(Path::new(SR)).unwrap();
     s.title = Some("SmartRecruiters, retitled".into());
     let plan = mapper::compile::compile(&s, &map, &file).unwrap();
     let mut o = RunOptions::new(out.path().to_path_buf());
     o.base_url = Some(url::Url::parse(&sim.url()).unwrap());
-    o.env = env
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    o.env = [("SMARTRECRUITERS_API_KEY".to_owned(), KEY.to_owned())].into();
     let r4 = run(Arc::new(plan), o).await.unwrap();
     let c = &r4.models["candidates"];
     assert_eq!(
@@ -739,20 +753,16 @@ async fn a_record_mapped_from_the_same_source_is_not_mapped_again() {
 
 #[tokio::test]
 async fn a_record_deleted_by_absence_and_back_unchanged_is_live_again() {
-    let sim = sr::start(sr::Size::Small, KEY, ("c", "s"), false, 0)
-        .await
-        .unwrap();
+    let sim = sr_start().await;
     let out = tempfile::tempdir().unwrap();
-    let env = [("SMARTRECRUITERS_API_KEY", KEY)];
-    let spec = "connectors/smartrecruiters.yaml";
-    sync(spec, &sim.url(), out.path(), false, &env).await;
+    sr_sync(&sim, out.path()).await;
     let gone = sim.sim.data.write().unwrap().candidates.pop().unwrap();
     let id = gone["id"].as_str().unwrap().to_owned();
-    let r2 = sync(spec, &sim.url(), out.path(), false, &env).await;
+    let r2 = sr_sync(&sim, out.path()).await;
     assert_eq!(r2.models["candidates"].deleted, 1);
     assert!(!read(out.path(), "candidates")[&id]["remote_deleted_at"].is_null());
     sim.sim.data.write().unwrap().candidates.push(gone);
-    let r3 = sync(spec, &sim.url(), out.path(), false, &env).await;
+    let r3 = sr_sync(&sim, out.path()).await;
     let c = &r3.models["candidates"];
     assert_eq!((c.updated, c.deleted), (0, 0));
     assert!(read(out.path(), "candidates")[&id]["remote_deleted_at"].is_null());
