@@ -1133,6 +1133,9 @@ impl<'a> RunCtx<'a> {
                     };
                     let map = async {
                         while let Some(page) = rx.recv().await {
+                            // let the pager send the next request before this page is
+                            // mapped, so that the vendor answers while we map
+                            tokio::task::yield_now().await;
                             for rec in page {
                                 self.process(sid, rec, &mut spool, &env, &mut out)?;
                             }
