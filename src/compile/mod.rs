@@ -3,6 +3,7 @@
 
 pub mod expr;
 pub mod jsonpath;
+mod locality;
 pub mod plan;
 pub mod schema;
 
@@ -1542,6 +1543,7 @@ impl Compiler<'_> {
             );
         }
         Some(ModelMap {
+            record_only: locality::record_only(&fields, schema.join, s.duplicates),
             model: schema,
             fields,
             remote_id,

@@ -640,6 +640,9 @@ pub struct ModelMap {
     pub duplicates: Option<Duplicates>,
     /// Payloads kept in `remote_data` (empty: the field is null).
     pub remote_data: Vec<Root>,
+    /// Whether the unified record depends on nothing but the record and its parent chain
+    /// (no lookups, no `inputs`, not a join model, no `duplicates: merge`).
+    pub record_only: bool,
 }
 
 /// One unified field.

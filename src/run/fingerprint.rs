@@ -5,14 +5,13 @@
 //! model map reads only the record itself: the record, its parent chain (values, API paths,
 //! constants and positions), the stream, the connector as compiled, the integration and
 //! this mapper binary. Model maps that read more (lookups, inputs, merged duplicates, join
-//! keys) get no fingerprint and are always mapped. A record whose mapping met an enum value
+//! keys: [`crate::compile::ModelMap::record_only`]) get no fingerprint and are always
+//! mapped. A record whose mapping met an enum value
 //! its map does not know stores none either, so that the value is counted again in every
 //! run's report.
 
 use super::record::Rec;
-use crate::compile::{EachItem, KeyExpr, ModelMap, Plan, StreamId};
-use crate::compile::{FieldValue, ValueMap, ValueSource};
-use crate::spec::Duplicates;
+use crate::compile::{Plan, StreamId};
 use serde_json::Value;
 use xxhash_rust::xxh3::Xxh3;
 
@@ -36,47 +35,6 @@ pub fn seed(plan: &Plan, integration: &str) -> Option<u64> {
     h.update(&plan.fingerprint.to_le_bytes());
     text(&mut h, integration);
     Some(h.digest())
-}
-
-/// Whether a model map's output depends on nothing but the record and its parent chain.
-pub fn applies(mm: &ModelMap) -> bool {
-    !mm.model.join
-        && mm.duplicates != Some(Duplicates::Merge)
-        && mm.fields.iter().all(|f| match &f.value {
-            FieldValue::Mapped(vm) => local(vm),
-            _ => true,
-        })
-}
-
-/// Whether a value reads only the record, its parents, its constants and its position.
-fn local(vm: &ValueMap) -> bool {
-    let no_inputs = |text: &str| !text.contains("inputs");
-    let source = match &vm.source {
-        ValueSource::Path { .. } | ValueSource::Const(_) => true,
-        ValueSource::Expr(e) => no_inputs(e.as_str()),
-        ValueSource::Template(t) => no_inputs(t.as_str()),
-        ValueSource::Lookup { .. } => false,
-        ValueSource::Each {
-            lookup,
-            path,
-            where_,
-            item,
-            ..
-        } => {
-            lookup.is_none()
-                && match path {
-                    KeyExpr::Path(_) => true,
-                    KeyExpr::Template(t) => no_inputs(t.as_str()),
-                }
-                && where_.as_ref().is_none_or(|w| no_inputs(w.as_str()))
-                && match item.as_ref() {
-                    EachItem::Object(members) => members.iter().all(|(_, m)| local(m)),
-                    EachItem::Value(m) => local(m),
-                }
-        }
-        ValueSource::Object(members) => members.iter().all(|(_, m)| local(m)),
-    };
-    source && vm.then.as_ref().is_none_or(|t| no_inputs(t.as_str()))
 }
 
 /// The fingerprint of a record of stream `stream`.

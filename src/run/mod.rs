@@ -767,7 +767,7 @@ struct RunCtx<'a> {
 struct Sources {
     /// Seed of the run's fingerprints (none: no stream has them).
     seed: Option<u64>,
-    /// Per stream: whether its records get one ([`fingerprint::applies`]).
+    /// Per stream: whether its records get one (its model map is `record_only`).
     streams: Vec<bool>,
     /// The fingerprints the last committed run stored.
     reader: Option<Mutex<Box<dyn crate::state::SourceReader>>>,
@@ -787,7 +787,7 @@ impl Sources {
             .map(|(s, m)| {
                 m.is_some()
                     && s.tombstone.is_none()
-                    && s.output.as_ref().is_some_and(fingerprint::applies)
+                    && s.output.as_ref().is_some_and(|mm| mm.record_only)
             })
             .collect();
         let seed = if streams.contains(&true) {
