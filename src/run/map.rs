@@ -501,15 +501,11 @@ pub fn map_record<'r>(mm: &ModelMap, rec: &'r Rec, env: &Env) -> Mapped<'r> {
         };
         out.insert(f.name.clone(), v);
     }
+    let remote_id = out.get("remote_id").and_then(remote_id_text);
     // remote ids are text
-    if let Some(Value::Number(n)) = out.get("remote_id") {
-        let s = n.to_string();
-        out.insert("remote_id".into(), Value::String(s));
+    if let (Some(r), Some(Value::Number(_))) = (&remote_id, out.get("remote_id")) {
+        out.insert("remote_id".into(), Value::String(r.clone()));
     }
-    let remote_id = out
-        .get("remote_id")
-        .and_then(|v| v.as_str())
-        .map(str::to_owned);
     let model = mm.model.name;
     let id = if mm.model.join {
         let parts: Vec<Option<String>> = mm
@@ -548,9 +544,9 @@ pub fn map_record<'r>(mm: &ModelMap, rec: &'r Rec, env: &Env) -> Mapped<'r> {
             None
         }
     } else {
-        match &remote_id {
-            Some(r) if !r.is_empty() => Some(ids::unified_id(env.integration, model, r)),
-            _ => {
+        match remote_id.as_deref().and_then(|r| own_id(env, model, r)) {
+            Some(id) => Some(id),
+            None => {
                 error.get_or_insert_with(|| ("/remote_id".into(), "remote_id is null".into()));
                 None
             }
@@ -575,22 +571,29 @@ pub fn map_record<'r>(mm: &ModelMap, rec: &'r Rec, env: &Env) -> Mapped<'r> {
 }
 
 /// The unified id and remote id of a record of a model with a remote id, from its
-/// `remote_id` mapping alone (none when that does not give one).
+/// `remote_id` mapping alone, as [`map_record`] derives them (none when that gives none).
 pub fn quick_id(mm: &ModelMap, rec: &Rec, env: &Env) -> Option<(String, String)> {
     let field = mm.fields.get(mm.remote_id?)?;
     let FieldValue::Mapped(vm) = &field.value else {
         return None;
     };
-    let remote_id = match eval(vm, &Ctx::new(rec, None, env)).ok()? {
-        Value::String(s) => s,
-        Value::Number(n) => n.to_string(),
-        _ => return None,
-    };
-    if remote_id.is_empty() {
-        return None;
-    }
-    let id = ids::unified_id(env.integration, mm.model.name, &remote_id);
+    let remote_id = remote_id_text(&eval(vm, &Ctx::new(rec, None, env)).ok()?)?;
+    let id = own_id(env, mm.model.name, &remote_id)?;
     Some((id, remote_id))
+}
+
+/// A mapped `remote_id` as text (a number is written out; anything else is none).
+fn remote_id_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// The unified id of a record of `model` with this remote id (none when it is empty).
+fn own_id(env: &Env, model: &str, remote_id: &str) -> Option<String> {
+    (!remote_id.is_empty()).then(|| ids::unified_id(env.integration, model, remote_id))
 }
 
 /// What a tombstone record deletes: the unified id (none when the record names no id) and
