@@ -414,9 +414,10 @@ pub fn literal_shape_problem(text: &str, prop: &serde_json::Value) -> Option<Str
                             }
                         }
                         None if closed => {
-                            let known: Vec<&str> = props
-                                .map(|p| p.keys().map(String::as_str).collect())
-                                .unwrap_or_default();
+                            let known: Vec<&str> = super::schema::ordered_properties(prop)
+                                .into_iter()
+                                .map(|(k, _)| k)
+                                .collect();
                             return Some(format!(
                                 "the object it builds has a member `{name}` that the field does not have (members: {})",
                                 known.join(", ")

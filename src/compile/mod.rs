@@ -1890,19 +1890,17 @@ fn field_label(p: &str) -> String {
 
 /// Adds the members an object's schema declares but the mapping leaves out, as their empty value.
 fn complete_members(target: &Value, members: &mut Vec<(String, ValueMap)>) {
-    let props = target
-        .get("properties")
-        .or_else(|| target.get("items").and_then(|i| i.get("properties")));
-    let Some(Value::Object(props)) = props else {
+    let props = schema::ordered_properties(target);
+    if props.is_empty() {
         return;
-    };
+    }
     let mapped: Vec<String> = members.iter().map(|(k, _)| k.clone()).collect();
     let mut ordered = Vec::new();
     for (name, prop) in props {
         match members.iter().position(|(k, _)| k == name) {
             Some(i) => ordered.push(members.remove(i)),
-            None if !mapped.contains(name) => ordered.push((
-                name.clone(),
+            None if !mapped.iter().any(|m| m == name) => ordered.push((
+                name.to_owned(),
                 ValueMap {
                     source: ValueSource::Const(schema::empty_value_of(prop)),
                     then: None,

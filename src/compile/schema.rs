@@ -1,6 +1,11 @@
 //! The unified model's JSON Schemas (`schemas/ats/*.schema.json`, embedded in the binary):
 //! model names, field names, empty values, and compiled validators.
+//!
+//! JSON objects in mapper sort their keys (serde_json without `preserve_order`: parsing
+//! vendor pages is cheaper so), so the order of each `properties` object in a schema file
+//! is kept beside it, as the annotation [`ORDER`], which validators ignore.
 
+use serde::Deserialize;
 use serde_json::Value;
 use std::sync::{Arc, LazyLock, OnceLock};
 
@@ -56,6 +61,73 @@ pub struct ModelSchema {
     validator: Arc<OnceLock<jsonschema::Validator>>,
     /// Whether it is a join model.
     pub join: bool,
+    /// Field names in schema order.
+    order: Arc<[String]>,
+}
+
+/// The annotation beside a schema's `properties` that lists them in the schema file's order.
+pub const ORDER: &str = "x-order";
+
+/// A JSON document's objects with their members in document order (and nothing else).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Ordered {
+    Object(indexmap::IndexMap<String, Ordered>),
+    Array(Vec<Ordered>),
+    Other(serde::de::IgnoredAny),
+}
+
+/// Adds [`ORDER`] beside every `properties` object of `v`, from `o` (the same document).
+fn annotate(v: &mut Value, o: &Ordered) {
+    match (v, o) {
+        (Value::Object(m), Ordered::Object(om)) => {
+            for (k, child) in om {
+                if let Some(cv) = m.get_mut(k) {
+                    annotate(cv, child);
+                }
+            }
+            if let Some(Ordered::Object(props)) = om.get("properties") {
+                let names = props.keys().map(|k| Value::String(k.clone())).collect();
+                m.insert(ORDER.into(), Value::Array(names));
+            }
+        }
+        (Value::Array(a), Ordered::Array(oa)) => {
+            for (x, y) in a.iter_mut().zip(oa) {
+                annotate(x, y);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Parses a schema text, keeping the order of its properties ([`ORDER`]).
+fn parse_ordered(text: &str) -> Result<Value, serde_json::Error> {
+    let mut v: Value = serde_json::from_str(text)?;
+    let o: Ordered = serde_json::from_str(text)?;
+    annotate(&mut v, &o);
+    Ok(v)
+}
+
+/// The properties of an object's schema (or of an array's items) in schema order.
+pub fn ordered_properties(prop: &Value) -> Vec<(&str, &Value)> {
+    let (holder, props) = match prop.get("properties") {
+        Some(Value::Object(p)) => (prop, p),
+        _ => match prop.get("items") {
+            Some(items @ Value::Object(i)) => match i.get("properties") {
+                Some(Value::Object(p)) => (items, p),
+                _ => return Vec::new(),
+            },
+            _ => return Vec::new(),
+        },
+    };
+    match holder.get(ORDER).and_then(Value::as_array) {
+        Some(names) if names.len() == props.len() => names
+            .iter()
+            .filter_map(|n| props.get_key_value(n.as_str()?))
+            .map(|(k, v)| (k.as_str(), v))
+            .collect(),
+        _ => props.iter().map(|(k, v)| (k.as_str(), v)).collect(),
+    }
 }
 
 impl std::fmt::Debug for ModelSchema {
@@ -69,10 +141,15 @@ static SCHEMAS: LazyLock<Vec<ModelSchema>> = LazyLock::new(|| {
         .iter()
         .map(|(name, text)| {
             // the schemas are embedded and every one is compiled by this module's tests
-            let schema: Value = serde_json::from_str(text)
+            let schema = parse_ordered(text)
                 .unwrap_or_else(|e| panic!("schemas/ats/{name}.schema.json: {e}"));
+            let order = ordered_properties(&schema)
+                .into_iter()
+                .map(|(k, _)| k.to_owned())
+                .collect();
             ModelSchema {
                 name,
+                order,
                 schema: Arc::new(schema),
                 validator: Arc::new(OnceLock::new()),
                 join: JOIN_MODELS.contains(name),
@@ -123,10 +200,12 @@ impl ModelSchema {
 
     /// Field names in schema order.
     pub fn fields(&self) -> Vec<&str> {
-        self.schema["properties"]
-            .as_object()
-            .map(|m| m.keys().map(|k| k.as_str()).collect())
-            .unwrap_or_default()
+        self.order.iter().map(String::as_str).collect()
+    }
+
+    /// Field names in schema order, as stored.
+    pub fn field_order(&self) -> &[String] {
+        &self.order
     }
 
     /// Value of a field the connector does not map: `[]` or `{}` where the schema does not
@@ -167,6 +246,30 @@ pub fn has_members(prop: &Value) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn properties_keep_the_order_of_the_schema_file() {
+        let jobs = model("jobs").unwrap();
+        assert_eq!(
+            jobs.fields()[..4],
+            ["id", "remote_id", "changed_at", "remote_deleted_at"]
+        );
+        let location = jobs.property("location").unwrap();
+        let names: Vec<&str> = ordered_properties(location).iter().map(|p| p.0).collect();
+        assert_eq!(
+            names,
+            [
+                "city", "country", "state", "zip_code", "street_1", "street_2", "raw"
+            ]
+        );
+        // an array's items, and a schema without the annotation (its own order)
+        let v = serde_json::json!({"items": {"properties": {"b": {}, "a": {}}}});
+        let names: Vec<&str> = ordered_properties(&v).iter().map(|p| p.0).collect();
+        assert_eq!(names, ["a", "b"]);
+        let v = parse_ordered(r#"{"items": {"properties": {"b": {}, "a": {}}}}"#).unwrap();
+        let names: Vec<&str> = ordered_properties(&v).iter().map(|p| p.0).collect();
+        assert_eq!(names, ["b", "a"]);
+    }
 
     #[test]
     fn every_schema_compiles_and_rejects_bad_records() {

@@ -877,7 +877,7 @@ impl<'a> RunCtx<'a> {
                             .get("remote_id")
                             .and_then(|v| v.as_str())
                             .map(str::to_owned);
-                        item_of(id, remote_id, rec)
+                        item_of(id, remote_id, rec, slot.order)
                     })
                     .collect();
                 self.send(m, items).await?;
@@ -1245,6 +1245,7 @@ fn route(slot: &ModelSlot, mapped: map::Mapped<'_>, source: Option<u64>, items: 
                         remote_id,
                         &map,
                         Some(&mapped.remote_data),
+                        slot.order,
                     );
                     encoded.source = source;
                     let value = Value::Object(map);
@@ -1274,10 +1275,10 @@ fn route(slot: &ModelSlot, mapped: map::Mapped<'_>, source: Option<u64>, items: 
 }
 
 /// A mapped record serialised once for the writer.
-fn item_of(id: String, remote_id: Option<String>, record: Value) -> Item {
+fn item_of(id: String, remote_id: Option<String>, record: Value, order: &[String]) -> Item {
     match record {
         Value::Object(map) => {
-            let encoded = crate::state::Encoded::new(id, remote_id, &map);
+            let encoded = crate::state::Encoded::with_remote_data(id, remote_id, &map, None, order);
             Item::Record {
                 value: Value::Object(map),
                 encoded,
@@ -1309,12 +1310,15 @@ struct ModelSlot {
     /// A model new to the state: its records are validated where they are mapped, with
     /// this schema ([`Item::Checked`]).
     check_here: Option<&'static crate::compile::schema::ModelSchema>,
+    /// The model's fields in schema order (the order of an output record's members).
+    order: &'static [String],
 }
 
 impl ModelSlot {
     fn new(m: &Selected, fresh: bool) -> Self {
         ModelSlot {
             check_here: fresh.then_some(m.schema),
+            order: m.schema.field_order(),
             pending: std::sync::atomic::AtomicUsize::new(m.streams.len()),
             merged: (m.duplicates == Some(crate::spec::Duplicates::Merge))
                 .then(|| Mutex::new(indexmap::IndexMap::new())),

@@ -101,29 +101,42 @@ pub struct Encoded {
 }
 
 impl Encoded {
-    /// Serialises a unified record (members in schema order) once.
+    /// Serialises a unified record once, its members in the order of its map.
     pub fn new(
         id: String,
         remote_id: Option<String>,
         record: &serde_json::Map<String, serde_json::Value>,
     ) -> Encoded {
-        Encoded::with_remote_data(id, remote_id, record, None)
+        Encoded::with_remote_data(id, remote_id, record, None, &[])
     }
 
-    /// [`Encoded::new`], with the members of `remote_data` given apart (payloads borrowed
-    /// from the vendor's record instead of copied into the unified one).
+    /// Serialises a unified record once: the members named in `order` first, in that order
+    /// (the model's fields in schema order), then any others; with the members of
+    /// `remote_data` given apart (payloads borrowed from the vendor's record instead of
+    /// copied into the unified one).
     pub fn with_remote_data(
         id: String,
         remote_id: Option<String>,
         record: &serde_json::Map<String, serde_json::Value>,
         remote_data: Option<&[(&str, &serde_json::Value)]>,
+        order: &[String],
     ) -> Encoded {
         let mut content = Vec::with_capacity(1024);
         content.push(b'{');
         let mut split = None;
         let mut vendor_deleted = None;
         let mut first = true;
-        for (k, v) in record {
+        let listed: Vec<(&String, &serde_json::Value)> = order
+            .iter()
+            .filter_map(|k| record.get_key_value(k.as_str()))
+            .collect();
+        // members the order does not name (none, when it is the model's): after the others
+        let rest = (listed.len() < record.len()).then(|| {
+            record
+                .iter()
+                .filter(|(k, _)| !order.iter().any(|o| o == *k))
+        });
+        for (k, v) in listed.into_iter().chain(rest.into_iter().flatten()) {
             match k.as_str() {
                 "changed_at" => {
                     split.get_or_insert(content.len());
@@ -435,7 +448,16 @@ mod tests {
     #[test]
     fn encoding_leaves_out_state_members_and_splices_them_back() {
         let rec = json!({"id": "a", "remote_id": "1", "changed_at": "x", "remote_deleted_at": "2024-01-01T00:00:00.000Z", "name": "Ä\""});
-        let e = Encoded::new("a".into(), Some("1".into()), rec.as_object().unwrap());
+        let order: Vec<String> = ["id", "remote_id", "changed_at", "remote_deleted_at", "name"]
+            .map(String::from)
+            .into();
+        let e = Encoded::with_remote_data(
+            "a".into(),
+            Some("1".into()),
+            rec.as_object().unwrap(),
+            None,
+            &order,
+        );
         assert_eq!(
             std::str::from_utf8(&e.content).unwrap(),
             r#"{"id":"a","remote_id":"1","name":"Ä\""}"#
@@ -451,14 +473,20 @@ mod tests {
             back,
             json!({"id": "a", "remote_id": "1", "changed_at": "C", "remote_deleted_at": null, "name": "Ä\""})
         );
-        let keys: Vec<&String> = back.as_object().unwrap().keys().collect();
+        // members in the order given, the state's two where they were
         assert_eq!(
-            keys,
-            ["id", "remote_id", "changed_at", "remote_deleted_at", "name"]
+            std::str::from_utf8(&line).unwrap(),
+            "{\"id\":\"a\",\"remote_id\":\"1\",\"changed_at\":\"C\",\"remote_deleted_at\":null,\"name\":\"Ä\\\"\"}\n"
         );
         // the hash ignores the state-kept members, and the legacy hash is the old derivation
         let other = json!({"id": "a", "remote_id": "1", "changed_at": "y", "remote_deleted_at": null, "name": "Ä\""});
-        let e2 = Encoded::new("a".into(), Some("1".into()), other.as_object().unwrap());
+        let e2 = Encoded::with_remote_data(
+            "a".into(),
+            Some("1".into()),
+            other.as_object().unwrap(),
+            None,
+            &order,
+        );
         assert_eq!(e.hash, e2.hash);
         assert!(StoredHash::Legacy(legacy_hash(&e.content)).matches(&e2));
     }
