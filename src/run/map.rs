@@ -435,9 +435,9 @@ pub struct Mapped<'r> {
     pub id: Option<String>,
     /// Remote id (when known).
     pub remote_id: Option<String>,
-    /// The record, or the reason it is invalid. Its `remote_data` is an empty object standing
-    /// for [`Mapped::remote_data`].
-    pub record: Result<Value, String>,
+    /// The record's members in the model's order, or the reason it is invalid. Its
+    /// `remote_data` is an empty object standing for [`Mapped::remote_data`].
+    pub record: Result<Vec<(String, Value)>, String>,
     /// JSON pointer of the field that could not be mapped (empty when it mapped).
     pub pointer: String,
     /// The payloads of `remote_data`, by API path, borrowed from the record.
@@ -449,7 +449,7 @@ pub struct Mapped<'r> {
 impl Mapped<'_> {
     /// The record with its `remote_data` filled in (copies the payloads).
     pub fn into_full(self) -> Result<Value, String> {
-        let mut record = self.record?;
+        let mut record = Value::Object(self.record?.into_iter().collect());
         if let Some(Value::Object(rd)) = record.get_mut("remote_data") {
             for (src, v) in &self.remote_data {
                 rd.insert((*src).to_owned(), (*v).clone());
@@ -462,12 +462,24 @@ impl Mapped<'_> {
 /// Builds the unified record of `rec`.
 pub fn map_record<'r>(mm: &ModelMap, rec: &'r Rec, env: &Env) -> Mapped<'r> {
     let ctx = Ctx::new(rec, None, env);
-    let mut out = Map::with_capacity(mm.fields.len());
+    // members in field order: `out[i]` is `mm.fields[i]`
+    let mut out: Vec<(String, Value)> = Vec::with_capacity(mm.fields.len());
+    let (mut at_remote_id, mut at_id, mut at_changed) = (None, None, None);
     let mut remote_data: Vec<(&'r str, &'r Value)> = Vec::new();
     let mut error = None;
     for f in &mm.fields {
+        if f.name == "remote_id" {
+            at_remote_id = Some(out.len());
+        }
         let v = match &f.value {
-            FieldValue::Id | FieldValue::ChangedAt => Value::Null, // filled below
+            FieldValue::Id => {
+                at_id = Some(out.len());
+                Value::Null // filled below
+            }
+            FieldValue::ChangedAt => {
+                at_changed = Some(out.len());
+                Value::Null
+            }
             FieldValue::RemoteData => {
                 // the payloads are written from the record itself when it is serialised; the
                 // schema only asks for an object here
@@ -499,19 +511,21 @@ pub fn map_record<'r>(mm: &ModelMap, rec: &'r Rec, env: &Env) -> Mapped<'r> {
                 }
             },
         };
-        out.insert(f.name.clone(), v);
+        out.push((f.name.clone(), v));
     }
-    let remote_id = out.get("remote_id").and_then(remote_id_text);
+    let remote_id = at_remote_id.and_then(|i| remote_id_text(&out[i].1));
     // remote ids are text
-    if let (Some(r), Some(Value::Number(_))) = (&remote_id, out.get("remote_id")) {
-        out.insert("remote_id".into(), Value::String(r.clone()));
+    if let (Some(r), Some(i)) = (&remote_id, at_remote_id)
+        && out[i].1.is_number()
+    {
+        out[i].1 = Value::String(r.clone());
     }
     let model = mm.model.name;
     let id = if mm.model.join {
         let parts: Vec<Option<String>> = mm
             .key
             .iter()
-            .map(|i| out.get(&mm.fields[*i].name).and_then(key_text))
+            .map(|i| out.get(*i).and_then(|(_, v)| key_text(v)))
             .collect();
         if parts.iter().all(|p| p.is_some()) {
             let parts: Vec<String> = parts.into_iter().flatten().collect();
@@ -552,18 +566,21 @@ pub fn map_record<'r>(mm: &ModelMap, rec: &'r Rec, env: &Env) -> Mapped<'r> {
             }
         }
     };
-    out.insert(
-        "id".into(),
-        id.clone().map(Value::String).unwrap_or(Value::Null),
-    );
-    out.insert("changed_at".into(), Value::String(env.now.to_owned()));
+    let id_value = id.clone().map(Value::String).unwrap_or(Value::Null);
+    let now = Value::String(env.now.to_owned());
+    for (at, v, name) in [(at_id, id_value, "id"), (at_changed, now, "changed_at")] {
+        match at {
+            Some(i) => out[i].1 = v,
+            None => out.push((name.to_owned(), v)),
+        }
+    }
     Mapped {
         id,
         remote_id,
         pointer: error.as_ref().map(|e| e.0.clone()).unwrap_or_default(),
         record: match error {
             Some((_, e)) => Err(e),
-            None => Ok(Value::Object(out)),
+            None => Ok(out),
         },
         remote_data,
         unmapped: ctx.unmapped.get(),

@@ -1239,16 +1239,16 @@ fn route(slot: &ModelSlot, mapped: map::Mapped<'_>, source: Option<u64>, items: 
             }
             None => {
                 let remote_id = mapped.remote_id.clone();
-                if let Ok(Value::Object(map)) = mapped.record {
-                    let mut encoded = crate::state::Encoded::with_remote_data(
+                if let Ok(members) = mapped.record {
+                    let mut encoded = crate::state::Encoded::of_members(
                         id,
                         remote_id,
-                        &map,
-                        Some(&mapped.remote_data),
-                        slot.order,
+                        &members,
+                        &mapped.remote_data,
                     );
                     encoded.source = source;
-                    let value = Value::Object(map);
+                    // a map built from all its members at once (sorted, then filled in one pass)
+                    let value = Value::Object(members.into_iter().collect());
                     items.push(match slot.check_here {
                         Some(schema) => Item::Checked {
                             invalid: writer::validate(schema, &value),
@@ -1278,7 +1278,7 @@ fn route(slot: &ModelSlot, mapped: map::Mapped<'_>, source: Option<u64>, items: 
 fn item_of(id: String, remote_id: Option<String>, record: Value, order: &[String]) -> Item {
     match record {
         Value::Object(map) => {
-            let encoded = crate::state::Encoded::with_remote_data(id, remote_id, &map, None, order);
+            let encoded = crate::state::Encoded::in_order(id, remote_id, &map, order);
             Item::Record {
                 value: Value::Object(map),
                 encoded,

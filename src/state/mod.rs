@@ -107,37 +107,64 @@ impl Encoded {
         remote_id: Option<String>,
         record: &serde_json::Map<String, serde_json::Value>,
     ) -> Encoded {
-        Encoded::with_remote_data(id, remote_id, record, None, &[])
+        Encoded::encode(
+            id,
+            remote_id,
+            record.iter().map(|(k, v)| (k.as_str(), v)),
+            None,
+        )
     }
 
     /// Serialises a unified record once: the members named in `order` first, in that order
-    /// (the model's fields in schema order), then any others; with the members of
-    /// `remote_data` given apart (payloads borrowed from the vendor's record instead of
-    /// copied into the unified one).
-    pub fn with_remote_data(
+    /// (the model's fields in schema order), then any others.
+    pub fn in_order(
         id: String,
         remote_id: Option<String>,
         record: &serde_json::Map<String, serde_json::Value>,
-        remote_data: Option<&[(&str, &serde_json::Value)]>,
         order: &[String],
     ) -> Encoded {
-        let mut content = Vec::with_capacity(1024);
-        content.push(b'{');
-        let mut split = None;
-        let mut vendor_deleted = None;
-        let mut first = true;
-        let listed: Vec<(&String, &serde_json::Value)> = order
+        let listed: Vec<(&str, &serde_json::Value)> = order
             .iter()
             .filter_map(|k| record.get_key_value(k.as_str()))
+            .map(|(k, v)| (k.as_str(), v))
             .collect();
         // members the order does not name (none, when it is the model's): after the others
         let rest = (listed.len() < record.len()).then(|| {
             record
                 .iter()
                 .filter(|(k, _)| !order.iter().any(|o| o == *k))
+                .map(|(k, v)| (k.as_str(), v))
         });
-        for (k, v) in listed.into_iter().chain(rest.into_iter().flatten()) {
-            match k.as_str() {
+        let members = listed.into_iter().chain(rest.into_iter().flatten());
+        Encoded::encode(id, remote_id, members, None)
+    }
+
+    /// Serialises a unified record given as its members in order once, with the members of
+    /// `remote_data` given apart (payloads borrowed from the vendor's record instead of
+    /// copied into the unified one).
+    pub fn of_members(
+        id: String,
+        remote_id: Option<String>,
+        members: &[(String, serde_json::Value)],
+        remote_data: &[(&str, &serde_json::Value)],
+    ) -> Encoded {
+        let members = members.iter().map(|(k, v)| (k.as_str(), v));
+        Encoded::encode(id, remote_id, members, Some(remote_data))
+    }
+
+    fn encode<'v>(
+        id: String,
+        remote_id: Option<String>,
+        members: impl Iterator<Item = (&'v str, &'v serde_json::Value)>,
+        remote_data: Option<&[(&str, &serde_json::Value)]>,
+    ) -> Encoded {
+        let mut content = Vec::with_capacity(1024);
+        content.push(b'{');
+        let mut split = None;
+        let mut vendor_deleted = None;
+        let mut first = true;
+        for (k, v) in members {
+            match k {
                 "changed_at" => {
                     split.get_or_insert(content.len());
                     continue;
@@ -156,7 +183,7 @@ impl Encoded {
             // serialising a string key and a serde_json value into a Vec cannot fail
             let _ = serde_json::to_writer(&mut content, k);
             content.push(b':');
-            match (k.as_str(), remote_data, v) {
+            match (k, remote_data, v) {
                 ("remote_data", Some(parts), serde_json::Value::Object(_)) => {
                     content.push(b'{');
                     for (i, (src, payload)) in parts.iter().enumerate() {
@@ -451,11 +478,10 @@ mod tests {
         let order: Vec<String> = ["id", "remote_id", "changed_at", "remote_deleted_at", "name"]
             .map(String::from)
             .into();
-        let e = Encoded::with_remote_data(
+        let e = Encoded::in_order(
             "a".into(),
             Some("1".into()),
             rec.as_object().unwrap(),
-            None,
             &order,
         );
         assert_eq!(
@@ -480,11 +506,10 @@ mod tests {
         );
         // the hash ignores the state-kept members, and the legacy hash is the old derivation
         let other = json!({"id": "a", "remote_id": "1", "changed_at": "y", "remote_deleted_at": null, "name": "Ä\""});
-        let e2 = Encoded::with_remote_data(
+        let e2 = Encoded::in_order(
             "a".into(),
             Some("1".into()),
             other.as_object().unwrap(),
-            None,
             &order,
         );
         assert_eq!(e.hash, e2.hash);

@@ -783,7 +783,7 @@ mod tests {
     fn encoded(order: &[&str]) -> Encoded {
         let rec = json!({"id": "a", "n": 1, "s": "x"});
         let order: Vec<String> = order.iter().map(|s| s.to_string()).collect();
-        Encoded::with_remote_data("a".into(), None, rec.as_object().unwrap(), None, &order)
+        Encoded::in_order("a".into(), None, rec.as_object().unwrap(), &order)
     }
 
     fn apply(store: &mut SqliteStore, at: &str, rec: &Encoded) -> Applied {
