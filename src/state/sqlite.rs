@@ -189,10 +189,12 @@ impl SqliteStore {
             Connection::open(path)?
         };
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        // 6 MB of page cache: at 1M records 8 MB measured no faster (within noise) and put
+        // the peak RSS at the 50 MB budget
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = NORMAL;
-             PRAGMA cache_size = -8000;
+             PRAGMA cache_size = -6000;
              PRAGMA journal_size_limit = 67108864;",
         )?;
         migrate(&mut conn)?;
