@@ -277,9 +277,7 @@ impl SqliteStore {
             )),
         }
     }
-}
 
-impl SqliteStore {
     /// Whether the stored content of `row` is the same JSON as `rec`'s, whatever the order
     /// of its members.
     fn same_as_stored(&mut self, row: RowId, rec: &Encoded) -> Result<bool, StateError> {
@@ -287,11 +285,7 @@ impl SqliteStore {
             .conn
             .prepare_cached("SELECT encoding, dict, split, record FROM records WHERE seq = ?1")?
             .query_row(params![row.0], |r| {
-                let raw = match r.get_ref(3)? {
-                    ValueRef::Blob(b) | ValueRef::Text(b) => b.to_vec(),
-                    _ => Vec::new(),
-                };
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, raw))
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, stored_bytes(r.get_ref(3)?)))
             })
             .optional()?;
         let Some((encoding, dict, split, raw)) = stored else {
@@ -301,6 +295,14 @@ impl SqliteStore {
         let (content, _) = self.content_of(row.0, &encoding, dict, split, &raw)?;
         let parse = |b: &[u8]| serde_json::from_slice::<serde_json::Value>(b).ok();
         Ok(matches!((parse(&content), parse(&rec.content)), (Some(a), Some(b)) if a == b))
+    }
+}
+
+/// A stored record's bytes: a blob, or text as version 0 stored them.
+fn stored_bytes(v: ValueRef<'_>) -> Vec<u8> {
+    match v {
+        ValueRef::Blob(b) | ValueRef::Text(b) => b.to_vec(),
+        _ => Vec::new(),
     }
 }
 
@@ -479,13 +481,14 @@ impl Store for SqliteStore {
         // other bytes may still be the same record (members written in another order by
         // an earlier mapper): then its content is rewritten, and it has not changed
         let same = hashed_same || self.same_as_stored(p.row, rec)?;
-        let legacy = matches!(p.hash, StoredHash::Legacy(_)) || !hashed_same;
+        // a legacy hash, or other bytes for the same content: the content is written anew
+        let rewrite = matches!(p.hash, StoredHash::Legacy(_)) || !hashed_same;
         // the vendor's flag wins; a deletion by absence is lifted when the record is back
         let deleted_at = rec.vendor_deleted.clone();
         let newly_deleted = deleted_at.is_some() && p.deleted_at.is_none();
         let undeleted = deleted_at.is_none() && p.deleted_at.is_some();
         let changed_at = if same { p.changed_at.clone() } else { now };
-        if !same || legacy {
+        if !same || rewrite {
             let (dict, blob) = self.compress(model, &rec.content)?;
             self.conn
                 .prepare_cached(
@@ -712,11 +715,7 @@ impl Store for SqliteStore {
                      WHERE integration = ?1 AND model = ?2 AND seq > ?3 ORDER BY seq LIMIT 2048",
                 )?
                 .query_map(params![self.integration, model, last], |r| {
-                    // version 0 stored records as text
-                    let raw = match r.get_ref(6)? {
-                        ValueRef::Blob(b) | ValueRef::Text(b) => b.to_vec(),
-                        _ => Vec::new(),
-                    };
+                    let raw = stored_bytes(r.get_ref(6)?);
                     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, raw))
                 })?
                 .collect::<Result<_, _>>()?;
