@@ -14,3 +14,4 @@ pub mod secret;
 pub mod spec;
 pub mod state;
 pub mod suggest;
+pub mod writeback;

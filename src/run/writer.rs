@@ -11,8 +11,8 @@ use super::output::InvalidRecord;
 use crate::compile::schema::ModelSchema;
 use crate::spec::Duplicates;
 use crate::state::{Change, Changes, Encoded, RunEnd, Store};
+use crate::writeback::SyncingFile;
 use serde_json::Value;
-use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use tokio::sync::{mpsc, oneshot};
 
@@ -120,7 +120,7 @@ struct ModelState {
     out: ModelOut,
     /// The state had no record of this model before the run: the output is written as
     /// records arrive (their arrival order is their insertion order).
-    fresh: Option<BufWriter<std::fs::File>>,
+    fresh: Option<SyncingFile>,
     /// The output was written during the run (and flushed before the commit).
     fresh_done: bool,
     partial: PathBuf,
@@ -146,8 +146,7 @@ impl Writer {
             let fresh = if store.has_records(m.schema.name)? {
                 None
             } else {
-                let f = std::fs::File::create(&partial).map_err(|e| RunError::io(&partial, e))?;
-                Some(BufWriter::with_capacity(256 * 1024, f))
+                Some(SyncingFile::create(&partial).map_err(|e| RunError::io(&partial, e))?)
             };
             states.push(ModelState {
                 out: m,
@@ -351,11 +350,8 @@ impl Worker<'_> {
         };
         // flush the fresh files before the commit, so a published state has its snapshot
         for m in &mut self.models {
-            if let Some(mut fw) = m.fresh.take() {
-                fw.flush().map_err(|e| RunError::io(&m.partial, e))?;
-                fw.get_ref()
-                    .sync_all()
-                    .map_err(|e| RunError::io(&m.partial, e))?;
+            if let Some(fw) = m.fresh.take() {
+                fw.finish().map_err(|e| RunError::io(&m.partial, e))?;
                 m.fresh_done = true;
             }
         }
@@ -467,13 +463,9 @@ fn record(
 fn publish(store: &mut dyn Store, m: &mut ModelState) -> Result<(), RunError> {
     let name = m.out.schema.name;
     if !m.fresh_done {
-        let f = std::fs::File::create(&m.partial).map_err(|e| RunError::io(&m.partial, e))?;
-        let mut w = BufWriter::with_capacity(256 * 1024, f);
+        let mut w = SyncingFile::create(&m.partial).map_err(|e| RunError::io(&m.partial, e))?;
         store.export(name, &mut w)?;
-        w.flush().map_err(|e| RunError::io(&m.partial, e))?;
-        w.get_ref()
-            .sync_all()
-            .map_err(|e| RunError::io(&m.partial, e))?;
+        w.finish().map_err(|e| RunError::io(&m.partial, e))?;
     }
     std::fs::rename(&m.partial, &m.out.target).map_err(|e| RunError::io(&m.out.target, e))?;
     store.snapshot_written(name, &m.out.target.display().to_string())?;

@@ -149,6 +149,57 @@ struct OpenRun {
     kind: RunKind,
     started_at: String,
     seen: Bitmap,
+    /// Syncs the write-ahead log as the run fills it (none: in memory, or no thread).
+    wal: Option<WalSync>,
+}
+
+/// Early syncs of the write-ahead log: the pages a run spills there go to disk while the run
+/// goes on, so the commit's checkpoint finds little to sync.
+struct WalSync {
+    syncer: crate::writeback::Syncer,
+    /// The log, for its length.
+    log: std::fs::File,
+    /// Its length when a sync was last asked for.
+    synced: u64,
+    /// Records stored since its length was last looked at.
+    puts: u32,
+}
+
+impl WalSync {
+    /// The log's length is looked at every this many stored records.
+    const LOOK_EVERY: u32 = 1024;
+
+    /// On the log of the database at `path`, if it can be opened.
+    fn open(path: &Path) -> Option<WalSync> {
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        let log = std::fs::File::open(wal).ok()?;
+        Some(WalSync {
+            syncer: crate::writeback::Syncer::start(log.try_clone().ok()?)?,
+            log,
+            synced: 0,
+            puts: 0,
+        })
+    }
+
+    /// One more record stored: a sync is asked for when the log grew enough since the last.
+    fn stored(&mut self) {
+        self.puts += 1;
+        if self.puts < Self::LOOK_EVERY {
+            return;
+        }
+        self.puts = 0;
+        let Ok(len) = self.log.metadata().map(|m| m.len()) else {
+            return;
+        };
+        if len < self.synced {
+            // the log started over
+            self.synced = len;
+        } else if len - self.synced >= crate::writeback::EVERY {
+            self.synced = len;
+            self.syncer.wake();
+        }
+    }
 }
 
 /// Rows seen by the run.
@@ -241,8 +292,13 @@ impl SqliteStore {
         content: &[u8],
     ) -> Result<(Option<i64>, Vec<u8>), StateError> {
         let run = self.open_run()?.id.0;
-        self.codecs
-            .compress(&self.conn, &self.integration, model, run, content)
+        let out = self
+            .codecs
+            .compress(&self.conn, &self.integration, model, run, content)?;
+        if let Some(w) = &mut self.open_run()?.wal {
+            w.stored();
+        }
+        Ok(out)
     }
 
     /// The content of a stored record (decompressed, without the state-kept members).
@@ -364,6 +420,7 @@ impl Store for SqliteStore {
             kind,
             started_at: started_at.to_owned(),
             seen: Bitmap::default(),
+            wal: self.path.as_deref().and_then(WalSync::open),
         });
         Ok(id)
     }
@@ -647,6 +704,9 @@ impl Store for SqliteStore {
             .run
             .take()
             .ok_or(StateError::Protocol("no run in progress"))?;
+        if let Some(w) = run.wal {
+            w.syncer.stop();
+        }
         self.finish_row(run.id, end)?;
         self.conn.execute_batch("COMMIT")?;
         // keep the write-ahead log from holding a second copy of the data
