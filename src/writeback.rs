@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::mpsc;
 
 /// Bytes written between two background syncs.
-pub const EVERY: u64 = 8 * 1024 * 1024;
+const EVERY: u64 = 8 * 1024 * 1024;
 
 /// A buffered file that syncs itself in the background as it grows.
 pub struct SyncingFile {

@@ -307,6 +307,7 @@ impl Worker<'_> {
     }
 
     fn commit(&mut self, f: &Finish) -> Result<(), RunError> {
+        let started = std::time::Instant::now();
         // tombstones first, so their records keep the vendor's deletion time; a record this
         // run saw is live whatever a deleted list says
         for m in &mut self.models {
@@ -355,13 +356,21 @@ impl Worker<'_> {
                 m.fresh_done = true;
             }
         }
+        let flushed = started.elapsed();
         self.store.commit(&end)?;
+        let committed = started.elapsed();
         for (m, again) in self.models.iter_mut().zip(rewrite) {
             if again {
                 publish(&mut *self.store, m)?;
             }
             m.result.published = true;
         }
+        tracing::debug!(
+            "state: deletions and output files ready in {} ms, committed in {} ms, snapshots published in {} ms",
+            flushed.as_millis(),
+            (committed - flushed).as_millis(),
+            (started.elapsed() - committed).as_millis()
+        );
         Ok(())
     }
 

@@ -168,6 +168,8 @@ struct WalSync {
 impl WalSync {
     /// The log's length is looked at every this many stored records.
     const LOOK_EVERY: u32 = 1024;
+    /// Bytes the log grows by between two syncs.
+    const SYNC_EVERY: u64 = 8 * 1024 * 1024;
 
     /// On the log of the database at `path`, if it can be opened.
     fn open(path: &Path) -> Option<WalSync> {
@@ -195,7 +197,7 @@ impl WalSync {
         if len < self.synced {
             // the log started over
             self.synced = len;
-        } else if len - self.synced >= crate::writeback::EVERY {
+        } else if len - self.synced >= Self::SYNC_EVERY {
             self.synced = len;
             self.syncer.wake();
         }
