@@ -242,10 +242,14 @@ impl SqliteStore {
             Connection::open(path)?
         };
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        // 16 KB pages for a new database (one that exists keeps its own): fewer B-tree levels
+        // and splits, and fewer log frames to write and checkpoint; 9 interleaved rounds at 50k
+        // records, median wall 0.477 → 0.441 s, and an unchanged 200k run 1.00 → 0.91 s.
         // 6 MB of page cache: at 1M records 8 MB measured no faster (within noise) and put
         // the peak RSS at the 50 MB budget
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
+            "PRAGMA page_size = 16384;
+             PRAGMA journal_mode = WAL;
              PRAGMA synchronous = NORMAL;
              PRAGMA cache_size = -6000;
              PRAGMA journal_size_limit = 67108864;",
@@ -858,6 +862,45 @@ mod tests {
         let applied = store.put("users", rec, prior.as_ref()).unwrap();
         store.commit(&end()).unwrap();
         applied
+    }
+
+    fn page_size(path: &Path) -> i64 {
+        Connection::open(path)
+            .unwrap()
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_new_database_has_16k_pages_and_an_existing_one_keeps_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let new = dir.path().join("new.db");
+        let mut store = SqliteStore::open(&new, "default").unwrap();
+        apply(
+            &mut store,
+            "2026-01-01T00:00:00.000Z",
+            &encoded(&["id", "n", "s"]),
+        );
+        drop(store);
+        assert_eq!(page_size(&new), 16384);
+        // a database an earlier mapper created with SQLite's default pages
+        let old = dir.path().join("old.db");
+        Connection::open(&old)
+            .unwrap()
+            .execute_batch("PRAGMA page_size = 4096; CREATE TABLE t (x); DROP TABLE t;")
+            .unwrap();
+        let mut store = SqliteStore::open(&old, "default").unwrap();
+        let rec = encoded(&["id", "n", "s"]);
+        assert_eq!(
+            apply(&mut store, "2026-01-01T00:00:00.000Z", &rec).change,
+            Change::Created
+        );
+        assert_eq!(
+            apply(&mut store, "2026-01-02T00:00:00.000Z", &rec).change,
+            Change::Unchanged
+        );
+        drop(store);
+        assert_eq!(page_size(&old), 4096);
     }
 
     #[test]
